@@ -1,0 +1,266 @@
+"""S3 storage through aioboto3: AWS or any S3-compatible endpoint (MinIO, Ceph, R2...).
+
+A stream up to one part (8 MiB) is sent with one PutObject; a longer one as a multipart
+upload of 8 MiB parts, so memory stays at one part whatever the file size. An object appears
+only when S3 completes the upload; on any failure the multipart upload is aborted. If the
+abort itself cannot reach the server (an outage), the parts stay invisible until a bucket
+lifecycle rule (AbortIncompleteMultipartUpload) removes them: worth setting on the bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar, Self
+
+import aioboto3  # type: ignore[import-untyped]
+import aiohttp
+import anyio
+from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+from storage_backends import CHUNK_SIZE
+from storage_backends.config import ConfigReader
+from workspace import (
+    ObjectInfo,
+    ObjectNotFound,
+    StorageBackend,
+    check_name,
+    check_prefix,
+    hookimpl,
+    is_name,
+    storage_errors,
+)
+
+log = logging.getLogger(__name__)
+
+#: Size of each part of a multipart upload (S3 allows 5 MiB to 5 GiB, and 10,000 parts).
+PART_SIZE = 8 * 1024 * 1024
+#: Attempts per request: botocore retries connection errors, throttling and 5xx answers.
+ATTEMPTS = 3
+ERRORS = (BotoCoreError, ClientError, aiohttp.ClientError, OSError)
+_PREFIX = re.compile(r"[A-Za-z0-9._/-]*")
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+@hookimpl
+def register_storage_backends(register: Any) -> None:
+    register(S3Backend)
+
+
+class S3Backend(StorageBackend):
+    kind: ClassVar[str] = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        prefix: str = "",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        timeout: float = 30.0,
+        addressing_style: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.timeout = timeout
+        where = f" at {endpoint_url}" if endpoint_url else ""
+        self.location = f"S3 bucket {bucket!r}{where}"
+        self._session = aioboto3.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+        )
+        self._config = AioConfig(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": ATTEMPTS, "mode": "standard"},
+            # Path style unless told otherwise: self-hosted endpoints rarely have a wildcard
+            # DNS name per bucket.
+            s3={"addressing_style": addressing_style or ("path" if endpoint_url else "auto")},
+            # botocore's default checksums (1.36+) are refused by many S3-compatible
+            # servers; the files service verifies each object's sha256 on read instead.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        read = ConfigReader(cls.kind, config)
+        bucket = read.text("bucket")
+        endpoint_url = read.text("endpoint_url", None)
+        if isinstance(endpoint_url, str) and not re.match(r"https?://[^/\s]+/?$", endpoint_url):
+            read.error("endpoint_url", "must be an http:// or https:// address")
+        prefix = read.text("prefix", "")
+        if isinstance(prefix, str) and not _PREFIX.fullmatch(prefix):
+            read.error("prefix", "may hold only letters, digits and . _ / -")
+        access_key = read.text("access_key", None)
+        secret_key = read.text("secret_key", None)
+        if (access_key is None) != (secret_key is None):
+            read.error("secret_key" if secret_key is None else "access_key", "is required")
+        style = read.text("addressing_style", None)
+        if style not in (None, "auto", "path", "virtual"):
+            read.error("addressing_style", "must be auto, path or virtual")
+        options = {
+            "endpoint_url": endpoint_url,
+            "region": read.text("region", "us-east-1"),
+            "prefix": prefix,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "timeout": read.timeout(),
+            "addressing_style": style,
+        }
+        read.done()
+        return cls(bucket, **options)
+
+    def _client(self) -> AbstractAsyncContextManager[Any]:
+        """A client per operation: it is bound to the running event loop."""
+        return self._session.client("s3", endpoint_url=self.endpoint_url, config=self._config)
+
+    def _errors(self, action: str, name: str) -> Any:
+        return storage_errors(self.location, action, name, ERRORS, self._reason)
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "?")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if error.get("Message"):
+                return f"{code}: {error['Message']}"
+            # HEAD answers carry no body: the status is all there is.
+            return f"HTTP {status}" + (" (access denied: check the keys)" if status == 403 else "")
+        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+            return f"timed out after {self.timeout:g} s ({exc})"
+        return str(exc) or type(exc).__name__
+
+    async def put(self, name: str, chunks: AsyncIterator[bytes]) -> int:
+        key = self.prefix + check_name(name)
+        async with self._client() as client:
+            upload = _Upload(client, self.bucket, key)
+            buffer = bytearray()
+            size = 0
+            try:
+                async for chunk in chunks:
+                    buffer += chunk
+                    size += len(chunk)
+                    while len(buffer) >= PART_SIZE:
+                        with memoryview(buffer) as view:
+                            part = bytes(view[:PART_SIZE])
+                        del buffer[:PART_SIZE]
+                        with self._errors("writing", name):
+                            await upload.part(part)
+                with self._errors("writing", name):
+                    await upload.finish(bytes(buffer))
+            except BaseException:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeout):
+                    await upload.abort()
+                raise
+        return size
+
+    async def get(self, name: str) -> AsyncGenerator[bytes]:
+        key = self.prefix + check_name(name)
+        async with self._client() as client:
+            with self._errors("reading", name):
+                try:
+                    response = await client.get_object(Bucket=self.bucket, Key=key)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") in _MISSING:
+                        raise ObjectNotFound(f"{self.location}: no object {name!r}") from None
+                    raise
+            body = response["Body"]
+            try:
+                while True:
+                    with self._errors("reading", name):
+                        chunk = await body.read(CHUNK_SIZE)
+                    if not chunk:
+                        return
+                    yield chunk
+            finally:
+                body.close()
+
+    async def delete(self, name: str) -> None:
+        key = self.prefix + check_name(name)
+        async with self._client() as client:
+            with self._errors("deleting", name):
+                await client.delete_object(Bucket=self.bucket, Key=key)
+
+    async def exists(self, name: str) -> bool:
+        return await self.stat(name) is not None
+
+    async def stat(self, name: str) -> ObjectInfo | None:
+        key = self.prefix + check_name(name)
+        async with self._client() as client:
+            with self._errors("checking", name):
+                try:
+                    head = await client.head_object(Bucket=self.bucket, Key=key)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") in _MISSING:
+                        return None
+                    raise
+        return ObjectInfo(int(head["ContentLength"]))
+
+    async def list(self, prefix: str = "") -> AsyncGenerator[str]:
+        start = self.prefix + check_prefix(prefix)
+        async with self._client() as client:
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start
+            )
+            iterator = pages.__aiter__()
+            while True:
+                with self._errors("listing", prefix):
+                    try:
+                        page = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        return
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(self.prefix) :]
+                    if is_name(name):
+                        yield name
+
+
+class _Upload:
+    """One object's upload: a PutObject, or a multipart upload once a full part is there."""
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self.client = client
+        self.target = {"Bucket": bucket, "Key": key}
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    async def part(self, data: bytes) -> None:
+        if self.upload_id is None:
+            created = await self.client.create_multipart_upload(**self.target)
+            self.upload_id = created["UploadId"]
+        number = len(self.parts) + 1
+        answer = await self.client.upload_part(
+            **self.target, UploadId=self.upload_id, PartNumber=number, Body=data
+        )
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def finish(self, rest: bytes) -> None:
+        if self.upload_id is None:
+            await self.client.put_object(**self.target, Body=rest)
+            return
+        if rest:
+            await self.part(rest)
+        await self.client.complete_multipart_upload(
+            **self.target, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+        self.upload_id = None
+
+    async def abort(self) -> None:
+        """Drop the parts sent so far; best effort (the server may be what failed)."""
+        if self.upload_id is None:
+            return
+        try:
+            await self.client.abort_multipart_upload(**self.target, UploadId=self.upload_id)
+        except ERRORS as exc:
+            log.warning("could not abort the multipart upload of %s: %s", self.target, exc)

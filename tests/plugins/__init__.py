@@ -1,0 +1,1 @@
+"""Plugins that exist only for tests, registered per test through fixtures."""

@@ -1,0 +1,86 @@
+"""Workspace server. This module is the public API for plugin authors; import from here.
+
+Plugins (built-in ones in ``plugins/`` and ``storage_backends/`` included) use only these
+names, so internals can move without breaking them.
+"""
+
+from storage_backends import (
+    ObjectInfo,
+    ObjectNotFound,
+    StorageBackend,
+    StorageError,
+    check_name,
+    check_prefix,
+    explain_error,
+    is_name,
+    storage_errors,
+)
+from workspace.dedupe import DedupeRule, RuleContext, Score
+from workspace.errors import ValidationFailed
+from workspace.events import (
+    Event,
+    RecordCreated,
+    RecordDeleted,
+    RecordEvent,
+    RecordRestored,
+    RecordTypeChanged,
+    RecordUpdated,
+)
+from workspace.hookspecs import hookimpl
+from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
+from workspace.schema.fields import (
+    ConfigContext,
+    FieldDef,
+    FieldError,
+    FieldType,
+    Lookup,
+    TextLike,
+    ValueContext,
+    compare,
+    fold,
+    like_filter,
+    list_operand,
+    pair_operand,
+    type_name,
+)
+
+__all__ = [
+    "ConfigContext",
+    "DedupeRule",
+    "Event",
+    "ExactDecimal",
+    "FieldDef",
+    "FieldError",
+    "FieldType",
+    "Lookup",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "RecordCreated",
+    "RecordDeleted",
+    "RecordEvent",
+    "RecordRestored",
+    "RecordTypeChanged",
+    "RecordUpdated",
+    "RuleContext",
+    "Score",
+    "StorageBackend",
+    "StorageError",
+    "TextLike",
+    "UtcDateTime",
+    "ValidationFailed",
+    "ValueContext",
+    "check_name",
+    "check_prefix",
+    "compare",
+    "exact_string",
+    "explain_error",
+    "fold",
+    "hookimpl",
+    "is_name",
+    "like_filter",
+    "list_operand",
+    "long_text",
+    "pair_operand",
+    "storage_errors",
+    "type_name",
+]

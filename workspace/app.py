@@ -1,0 +1,91 @@
+"""The app factory: ``create_app(settings)`` builds a Litestar app around one Runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from litestar import Litestar, get
+from litestar.config.app import AppConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.types import ControllerRouterHandler
+
+from workspace import migrate
+from workspace.plugins import call_each
+from workspace.runtime import Runtime, build_runtime
+from workspace.services import schema_changes, workspaces
+from workspace.settings import Settings
+from workspace.web.api import PREFIX, api_router
+from workspace.web.page_errors import APP_EXCEPTION_HANDLERS
+from workspace.web.pages.routes import page_routers
+from workspace.web.templating import template_config
+
+log = logging.getLogger(__name__)
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def prepare(runtime: Runtime) -> None:
+    """Bring the database up to date and finish anything a crashed process left half done."""
+    if runtime.settings.migrate_on_start:
+        migrate.upgrade(runtime.control)
+    schema_changes.recover_all(runtime)
+    workspaces.finish_deletions(runtime)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        await anyio.to_thread.run_sync(prepare, runtime)
+        for _name, _ in call_each(runtime.pm.hook.startup, runtime=runtime):
+            pass
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    handlers: list[ControllerRouterHandler] = [healthz, api_router(), *page_routers()]
+    for _name, extra in call_each(runtime.pm.hook.register_routes, runtime=runtime):
+        handlers.extend(extra or [])
+    config = AppConfig(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        exception_handlers=APP_EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
+        plugins=[HTMXPlugin()],
+        csrf_config=CSRFConfig(
+            secret=settings.resolved_secret_key(),
+            cookie_name="ws_csrf",
+            cookie_samesite="strict",
+            header_name="x-csrftoken",
+            # API calls carry a Bearer token, not a cookie: nothing to forge there.
+            exclude=["/api/"],
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Workspace server API",
+            version="1",
+            path=PREFIX + "/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app = Litestar.from_config(config)
+    app.state.runtime = runtime
+    return app
+
+
+def app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory`` and ``workspace serve``: settings from the environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,158 @@
+"""The ``workspace`` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from workspace import migrate as migrations
+from workspace.errors import WorkspaceError
+from workspace.plugins import call_each, make_plugin_manager
+from workspace.runtime import Runtime, build_runtime
+from workspace.services import auth, definitions, duplicates, users
+from workspace.services.principal import Principal
+from workspace.settings import Settings
+
+
+def _runtime() -> Runtime:
+    return build_runtime(Settings.from_env())
+
+
+@click.group()
+def cli() -> None:
+    """Workspace server: one trustworthy customer record instead of five drifting copies.
+
+    Configure with WORKSPACE_* environment variables (see the README); with none set, data
+    lives in ./data (SQLite and local files).
+    """
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default WORKSPACE_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default WORKSPACE_PORT or 8000).")
+@click.option("--workers", type=int, help="Server processes (default WORKSPACE_WORKERS or 1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Migrate the database, create a first admin on an empty install, and serve HTTP."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime(settings)
+    try:
+        migrations.upgrade(runtime.control)
+        first = users.bootstrap_first_admin(runtime)
+    finally:
+        runtime.close()
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Workspace server on http://{host}:{port}  (API docs: /api/v1/schema)")
+    if first is not None:
+        click.echo("First start: an admin account was created. Shown once, keep it safe:")
+        click.echo(f"  email:     {first.email}")
+        click.echo(f"  password:  {first.password}")
+        click.echo(f"  API token: {first.token}")
+        click.echo(
+            f"  try:       curl -H 'Authorization: Bearer {first.token}' "
+            f"http://{host}:{port}/api/v1/me"
+        )
+    uvicorn.run(
+        "workspace.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the control database schema to the newest version."""
+    runtime = _runtime()
+    try:
+        migrations.upgrade(runtime.control)
+    finally:
+        runtime.close()
+    click.echo("database is up to date")
+
+
+@cli.group()
+def user() -> None:
+    """Manage server accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--admin", is_flag=True, help="Make the account a server admin.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Login password (prompted when not given; at least 10 characters).",
+)
+def user_create(email: str, name: str, admin: bool, password: str) -> None:
+    """Create an account that can log in and own workspaces."""
+    runtime = _runtime()
+    try:
+        created = users.create_user(runtime, email, name=name, password=password, is_admin=admin)
+    except WorkspaceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"created user {created['id']} <{created['email']}>")
+
+
+@cli.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", help="What the token is for (shown in token lists).")
+def token_create(email: str, name: str) -> None:
+    """Create an API token for an account and print it (it is shown only once)."""
+    runtime = _runtime()
+    try:
+        account = users.get_by_email(runtime, email)
+        _, raw = auth.create_token(runtime, account["id"], name)
+    except WorkspaceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    click.echo(raw)
+
+
+@cli.group()
+def dedupe() -> None:
+    """Find duplicate records."""
+
+
+@dedupe.command("scan")
+@click.argument("workspace_id", type=int)
+@click.argument("record_type_id", type=int)
+@click.option("--as", "email", required=True, help="The member the scan runs as (its history).")
+def dedupe_scan(workspace_id: int, record_type_id: int, email: str) -> None:
+    """Compare the records of a type by its dedupe rules; queue likely pairs for review."""
+    runtime = _runtime()
+    try:
+        account = users.get_by_email(runtime, email)
+        principal = Principal(account["id"], account["email"], source="cli")
+        acc, rt = definitions.open_type(runtime, principal, workspace_id, record_type_id)
+        result = duplicates.scan(runtime, acc, rt)
+    except WorkspaceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"compared {result['compared']} pairs, queued {result['queued']} for review")
+
+
+def main() -> None:
+    """Console entry point: adds plugin commands (``register_commands``) to the group."""
+    pm = make_plugin_manager(Settings.from_env())
+    for _name, _ in call_each(pm.hook.register_commands, cli=cli):
+        pass
+    cli()

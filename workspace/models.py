@@ -1,0 +1,358 @@
+"""Tables of the control database: who, which workspaces, and the definitions of record types.
+
+Record data itself lives in per-record-type tables built by :mod:`workspace.schema`; those are
+not part of this metadata, so Alembic never sees them (see ``migrations/env.py``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from workspace.schema.coltypes import UtcDateTime, exact_string
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+# sqlite_autoincrement on every table below: SQLite otherwise hands the id of the newest
+# deleted row to the next insert, and a new record type would inherit a deleted one's id,
+# schema version (so its cached definition) and history.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(255), nullable=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("phone_region", String(2), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    # Set when deletion starts; the workspace is invisible from then on and its tables are
+    # dropped (again, after a crash) before the row goes.
+    Column("deleted_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column(
+        "workspace_id",
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+record_types = Table(
+    "record_types",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "workspace_id",
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    # Bumped on every definition change; table objects are cached per (id, schema_version).
+    Column("schema_version", Integer, nullable=False, default=1),
+    # ready | pending (being created) | changing (writes paused for a data conversion)
+    Column("state", String(16), nullable=False, default="ready"),
+    # The unfinished schema change, so a crashed change can be rolled back by anyone.
+    Column("pending_change", JSON, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("unique_together", JSON, nullable=False, default=list),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+fields = Table(
+    "fields",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "record_type_id",
+        ForeignKey("record_types.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("config", JSON, nullable=False, default=dict),
+    Column("position", Integer, nullable=False, default=0),
+    # Physical column (or link table) name; changes only when a type change rebuilds it.
+    Column("column_name", String(64), nullable=False, default=""),
+    # ready | pending (DDL not finished; invisible to readers and writers)
+    Column("state", String(16), nullable=False, default="ready"),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=True),
+    Column("record_id", BigInteger, nullable=True),
+    # create | update | delete | restore | convert | schema
+    Column("action", String(16), nullable=False),
+    Column("actor_user_id", BigInteger, nullable=True),
+    # api | ui | form | import | connector | automation | system | cli
+    Column("source", String(16), nullable=False),
+    Column("source_ref", String(200), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("changes", JSON, nullable=False, default=list),
+    Index("ix_activity_record", "record_type_id", "record_id", "id"),
+    Index("ix_activity_workspace", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    # in_flight | done
+    Column("state", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_headers", JSON, nullable=True),
+    Column("response_body", LargeBinary(length=2**24), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 of the cookie value: a leaked database row cannot be replayed as a cookie.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+views = Table(
+    "views",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "record_type_id",
+        ForeignKey("record_types.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    # {"columns": [keys], "sort": "name,-amount", "filter": [...], "search": "..."}
+    Column("config", JSON, nullable=False, default=dict),
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    # A name picks one view of a record type (links, the view menu): two saves racing
+    # past the service's check must not both win.
+    UniqueConstraint("record_type_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+dedupe_rules = Table(
+    "dedupe_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "record_type_id",
+        ForeignKey("record_types.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # A registered DedupeRule name ("email", "phone", "contact"...).
+    Column("rule", String(64), nullable=False),
+    # The field ids the rule reads, in the rule's order.
+    Column("field_ids", JSON, nullable=False),
+    # off | block | update | warn (update only on create; fuzzy rules only warn)
+    Column("on_create", String(16), nullable=False),
+    Column("on_update", String(16), nullable=False),
+    # {field id: overwrite | fill_empty | ignore}: how "update" merges incoming values.
+    Column("merge_policy", JSON, nullable=False, default=dict),
+    Column("threshold", Float, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+duplicate_pairs = Table(
+    "duplicate_pairs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    # The pair is stored with record_a < record_b so it exists once.
+    Column("record_a", BigInteger, nullable=False),
+    Column("record_b", BigInteger, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", JSON, nullable=False, default=list),
+    # open | merged | not_duplicate | skipped
+    Column("status", String(16), nullable=False, default="open"),
+    Column("found_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", BigInteger, nullable=True),
+    UniqueConstraint("record_type_id", "record_a", "record_b", name="uq_duplicate_pairs_pair"),
+    Index("ix_duplicate_pairs_queue", "record_type_id", "status", "score"),
+    sqlite_autoincrement=True,
+)
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("survivor_id", BigInteger, nullable=False),
+    # The loser stays as a soft-deleted tombstone that points here (API and UI redirect).
+    Column("loser_id", BigInteger, nullable=False),
+    # What undo needs: the survivor's values before, its version after, the links moved.
+    Column("survivor_before", JSON, nullable=False),
+    Column("survivor_version", Integer, nullable=False),
+    Column("moved_links", JSON, nullable=False, default=list),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    Column("undone_at", UtcDateTime, nullable=True),
+    Index("ix_merges_loser", "record_type_id", "loser_id"),
+    Index("ix_merges_survivor", "record_type_id", "survivor_id"),
+    sqlite_autoincrement=True,
+)
+
+forms = Table(
+    "forms",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "workspace_id",
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # No foreign key: a deleted record type leaves its forms (and their submissions) on
+    # file, answering "not available" to the public.
+    Column("record_type_id", BigInteger, nullable=False),
+    # The public address /f/<slug>: random, so forms cannot be found by counting.
+    Column("slug", exact_string(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("is_open", Boolean, nullable=False, default=True),
+    # Fields shown (label, help, required, order, hidden, prefill, fixed value, never
+    # overwritten), duplicate policy, success message or redirect: services/form_config.py.
+    Column("config", JSON, nullable=False, default=dict),
+    # Submissions write records as this member (activity: source "form", ref "form:<id>").
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Deleting a form hides it; its submissions stay (nothing submitted is ever lost).
+    Column("deleted_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+form_submissions = Table(
+    "form_submissions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("form_id", ForeignKey("forms.id", ondelete="CASCADE"), nullable=False),
+    # submit (the public form) | edit (a self-service edit link)
+    Column("kind", String(16), nullable=False, default="submit"),
+    # Random public reference: what a self-service edit link names (never an id).
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    # HMAC of the client address with the server key: rate limits without keeping IPs.
+    Column("ip_hash", String(64), nullable=False),
+    # What was posted (size-capped), as received.
+    Column("payload", JSON, nullable=False),
+    # received (stored, not yet decided) | created | updated | refused | rejected | spam | replay
+    Column("outcome", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    Column("reason", String(1000), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Index("ix_form_submissions_form", "form_id", "id"),
+    Index("ix_form_submissions_ip", "ip_hash", "received_at"),
+    sqlite_autoincrement=True,
+)
+
+form_tokens = Table(
+    "form_tokens",
+    metadata,
+    # SHA-256 of a one-time token a rendered form carried: claimed by the first post only.
+    Column("token_hash", String(64), primary_key=True),
+    Column("form_id", ForeignKey("forms.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("submission_id", BigInteger, nullable=False),
+    Column("used_at", UtcDateTime, nullable=False, index=True),
+)
+
+__all__ = [
+    "activity",
+    "api_tokens",
+    "dedupe_rules",
+    "duplicate_pairs",
+    "fields",
+    "form_submissions",
+    "form_tokens",
+    "forms",
+    "idempotency_keys",
+    "memberships",
+    "merges",
+    "metadata",
+    "record_types",
+    "sessions",
+    "users",
+    "views",
+    "workspaces",
+]

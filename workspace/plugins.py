@@ -1,0 +1,62 @@
+"""Build the plugin manager: built-in plugins first, then installed ones, through one door.
+
+The built-ins are listed by dotted path and loaded exactly like a third-party package would
+be, so they can only use what a third party can (datasette's DEFAULT_PLUGINS).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pluggy
+
+from workspace import hookspecs
+from workspace.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLUGINS = (
+    "plugins.fields_basic",
+    "plugins.fields_contact",
+    "plugins.fields_links",
+    "plugins.dedupe_email",
+    "plugins.dedupe_phone",
+    "plugins.dedupe_company",
+    "plugins.dedupe_names",
+    "plugins.dedupe_contact",
+    "storage_backends.local",
+    "storage_backends.s3",
+    "storage_backends.ftp",
+)
+
+
+def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
+    """A fresh manager per app: built-ins, then entry points, filtered by the allow-list."""
+    pm = pluggy.PluginManager("workspace")
+    pm.add_hookspecs(hookspecs)
+    allowed = settings.allowed_plugins
+    for dotted in DEFAULT_PLUGINS:
+        if not allowed or dotted in allowed:
+            pm.register(importlib.import_module(dotted), name=dotted)
+    if allowed:
+        # Load only allowed entry points: an unlisted plugin's code is never imported.
+        for name in allowed.difference(DEFAULT_PLUGINS):
+            pm.load_setuptools_entrypoints("workspace", name=name)
+    else:
+        pm.load_setuptools_entrypoints("workspace")
+    pm.check_pending()
+    return pm
+
+
+def call_each(hook: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """Call every implementation of ``hook`` on its own, so one failing plugin is reported
+    by name and skipped instead of taking the caller (or the server) down."""
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            args = {name: kwargs[name] for name in impl.argnames}
+            yield impl.plugin_name, impl.function(**args)
+        except Exception:
+            log.exception("plugin %s failed in hook %s", impl.plugin_name, hook.name)

@@ -1,0 +1,79 @@
+"""The Runtime: the one object that holds what a running server shares between requests.
+
+Built once per app by :func:`build_runtime` (never a module global), handed to services and
+plugin hooks. Everything in it is either immutable or safe to share between threads; the
+state that must survive a process (sessions, locks, jobs) lives in the database instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from sqlalchemy import Engine
+
+from storage_backends import StorageBackendRegistry
+from workspace.cache import TtlCache
+from workspace.db import dispose, make_engine
+from workspace.dedupe import DedupeRuleRegistry
+from workspace.events import Event
+from workspace.plugins import call_each, make_plugin_manager
+from workspace.schema.fields import FieldTypeRegistry
+from workspace.schema.tables import SchemaCache
+from workspace.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    control: Engine
+    pm: pluggy.PluginManager
+    field_types: FieldTypeRegistry
+    dedupe_rules: DedupeRuleRegistry = field(default_factory=DedupeRuleRegistry)
+    schemas: SchemaCache = field(default_factory=SchemaCache)
+    storage_backends: StorageBackendRegistry = field(default_factory=StorageBackendRegistry)
+    #: Verified API tokens by hash (see ``services.auth``), trusted for a few seconds.
+    tokens: TtlCache[Any] = field(default_factory=lambda: TtlCache(0))
+
+    def data_engine(self, workspace_id: int) -> Engine:
+        """The engine holding a workspace's record tables (the managed database for now)."""
+        return self.control
+
+    def emit(self, event: Event) -> None:
+        """Hand a committed change to every ``track_event`` plugin; failures are logged."""
+        for _name, _result in call_each(self.pm.hook.track_event, event=event, runtime=self):
+            pass
+
+    def close(self) -> None:
+        dispose(self.control)
+
+
+def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) -> Runtime:
+    pm = pm or make_plugin_manager(settings)
+    field_types = FieldTypeRegistry()
+    for _ in call_each(pm.hook.register_field_types, register=field_types.register):
+        pass
+    dedupe_rules = DedupeRuleRegistry()
+    for _ in call_each(pm.hook.register_dedupe_rules, register=dedupe_rules.register):
+        pass
+    storage_backends = StorageBackendRegistry()
+    for _ in call_each(pm.hook.register_storage_backends, register=storage_backends.register):
+        pass
+    engine = make_engine(
+        settings.control_database_url,
+        pool_size=settings.db_pool_size,
+        timeout=settings.db_timeout,
+    )
+    return Runtime(
+        settings=settings,
+        control=engine,
+        pm=pm,
+        field_types=field_types,
+        dedupe_rules=dedupe_rules,
+        storage_backends=storage_backends,
+        tokens=TtlCache(settings.auth_cache_seconds),
+    )

@@ -1,0 +1,1 @@
+"""The schema engine: record types as real tables. Imports only SQLAlchemy, Alembic and db."""

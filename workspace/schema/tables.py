@@ -1,0 +1,273 @@
+"""SQLAlchemy Table objects for record types, built from their definitions.
+
+Each record type is a real table ``rt_<id>`` with system columns and one column per field
+(two for money), plus a link table per multi-valued field. Tables are built into a MetaData
+of their own and cached per (record type, schema version): when another process changes a
+definition it bumps the version, and every process builds afresh on its next request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Boolean,
+    Column,
+    Index,
+    Insert,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    select,
+    true,
+    update,
+)
+
+from workspace.dedupe import DedupeRule
+from workspace.schema import naming
+from workspace.schema.coltypes import UtcDateTime, exact_string
+from workspace.schema.fields import FieldDef
+
+SYSTEM_COLUMNS = (
+    "id",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "deleted_at",
+    "deleted_by",
+    "alive",
+)
+
+
+@dataclass(frozen=True)
+class UniqueCombo:
+    id: str
+    field_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """A dedupe rule applied to fields of a record type, and what it does on a match."""
+
+    id: int
+    rule: DedupeRule
+    field_ids: tuple[int, ...]
+    on_create: str  # off | block | update | warn
+    on_update: str  # off | block | warn
+    merge_policy: Mapping[int, str]  # field id -> overwrite | fill_empty | ignore
+    threshold: float | None = None
+
+    @property
+    def signature(self) -> str:
+        """Names its keys in the keys table: the rule and the fields, not the config row, so
+        keys survive a mode change and can be computed before the config is saved."""
+        return f"{self.rule.name}:" + "-".join(str(i) for i in self.field_ids)
+
+    @property
+    def enforced(self) -> bool:
+        """Keys held unique by the database: exact rules that refuse or merge duplicates on
+        create, where duplicates arrive (a warn-on-create rule lets them in by design)."""
+        return not self.rule.fuzzy and self.on_create in {"block", "update"}
+
+
+@dataclass(frozen=True)
+class RecordTypeDef:
+    """A record type as the schema engine sees it: definition plus its table objects."""
+
+    id: int
+    workspace_id: int
+    name: str
+    schema_version: int
+    state: str
+    fields: tuple[FieldDef, ...]
+    unique_together: tuple[UniqueCombo, ...] = ()
+    dedupe: tuple[RuleDef, ...] = ()
+    table: Table = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", build_table(self))
+
+    def field_by_key(self, key: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+    def field_by_id(self, field_id: int) -> FieldDef | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    @property
+    def keys_table(self) -> Table:
+        return self.table.metadata.tables[naming.keys_table(self.id)]
+
+    def link_table(self, f: FieldDef) -> Table:
+        return self.table.metadata.tables[f.column]
+
+    @property
+    def scalar_fields(self) -> tuple[FieldDef, ...]:
+        return tuple(f for f in self.fields if not f.type.uses_link_table)
+
+    @property
+    def link_fields(self) -> tuple[FieldDef, ...]:
+        return tuple(f for f in self.fields if f.type.uses_link_table)
+
+    # Statements of the hot paths, built once per definition (building costs as much CPU as
+    # executing). Bind ``record_id`` / ``record_ids``.
+
+    @cached_property
+    def select_by_id(self) -> Select[Any]:
+        return select(self.table).where(self.table.c.id == bindparam("record_id"))
+
+    @cached_property
+    def lock_by_ids(self) -> Select[Any]:
+        ids: BindParameter[int] = bindparam("record_ids", expanding=True)
+        return select(self.table).where(self.table.c.id.in_(ids)).order_by("id").with_for_update()
+
+    def update_by_id(self, columns: tuple[str, ...]) -> Update:
+        """``UPDATE ... SET <columns> WHERE id = :record_id AND version = :old_version``,
+        built once per set of columns (bind each column by its own name)."""
+        found = self._updates.get(columns)
+        if found is None:
+            table = self.table
+            found = (
+                update(table)
+                .where(
+                    table.c.id == bindparam("record_id"),
+                    table.c.version == bindparam("old_version"),
+                )
+                .values({name: bindparam(name) for name in columns})
+            )
+            self._updates[columns] = found
+        return found
+
+    @cached_property
+    def _updates(self) -> dict[tuple[str, ...], Update]:
+        return {}
+
+    @cached_property
+    def insert_returning_id(self) -> Insert:
+        return insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
+
+
+def system_columns() -> list[Column[Any]]:
+    return [
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        Column("version", Integer, nullable=False, server_default="1"),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("created_by", BigInteger, nullable=True),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Column("updated_by", BigInteger, nullable=True),
+        Column("deleted_at", UtcDateTime, nullable=True),
+        Column("deleted_by", BigInteger, nullable=True),
+        # 1 while the record is live, NULL once deleted: unique indexes include it, so a
+        # deleted record never blocks a new one with the same value (NULLs never clash).
+        Column("alive", Boolean, nullable=True, server_default=true()),
+    ]
+
+
+def build_table(rt: RecordTypeDef, metadata: MetaData | None = None) -> Table:
+    metadata = metadata or MetaData()
+    table_name = naming.record_table(rt.id)
+    columns = system_columns()
+    for f in rt.fields:
+        columns.extend(f.type.columns(f))
+    table = Table(
+        table_name,
+        metadata,
+        *columns,
+        *field_indexes(rt),
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )
+    for f in rt.link_fields:
+        f.type.link_table(f, metadata)
+    keys_table(rt.id, metadata)
+    return table
+
+
+def keys_table(record_type_id: int, metadata: MetaData) -> Table:
+    """``dk_<id>(signature, key, record_id, enforced)``: the dedupe match keys of each record.
+
+    ``enforced`` is 1 for keys of rules that refuse or merge duplicates and NULL otherwise;
+    the unique index over (signature, key, enforced) lets the database, not a read-then-write
+    check, decide the race between two writers of the same customer (NULLs never clash).
+    """
+    name = naming.keys_table(record_type_id)
+    return Table(
+        name,
+        metadata,
+        Column("signature", exact_string(100), primary_key=True),
+        Column("key", exact_string(255), primary_key=True),
+        Column("record_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("enforced", Boolean, nullable=True),
+        Index(f"uq_{name}", "signature", "key", "enforced", unique=True),
+        Index(f"ix_{name}_record", "record_id"),
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )
+
+
+def field_indexes(rt: RecordTypeDef) -> list[Index]:
+    """Indexes the definition asks for: unique fields, unique combinations, plain indexes."""
+    indexes = [index for f in rt.scalar_fields for index in field_index_list(rt.id, f)]
+    by_id = {f.id: f for f in rt.fields}
+    for combo in rt.unique_together:
+        columns = [c for fid in combo.field_ids for c in by_id[fid].type.value_columns(by_id[fid])]
+        indexes.append(
+            Index(naming.combo_index_name(rt.id, combo.id), *columns, "alive", unique=True)
+        )
+    return indexes
+
+
+def field_index_list(record_type_id: int, f: FieldDef) -> list[Index]:
+    """A field's own indexes. A unique index (value columns + ``alive``) also serves lookups,
+    so it replaces the plain index on the same columns."""
+    indexes = []
+    plain = f.type.index_columns(f)
+    if f.unique:
+        value = f.type.value_columns(f)
+        name = naming.index_name(value[0], record_type_id, unique=True)
+        indexes.append(Index(name, *value, "alive", unique=True))
+        plain = [columns for columns in plain if columns != value]
+    for columns in plain:
+        indexes.append(Index(naming.index_name(columns[0], record_type_id), *columns))
+    return indexes
+
+
+class SchemaCache:
+    """Per-process cache of RecordTypeDef keyed by (id, schema_version); bounded LRU."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._items: OrderedDict[tuple[int, int], RecordTypeDef] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(
+        self, record_type_id: int, version: int, load: Callable[[], RecordTypeDef]
+    ) -> RecordTypeDef:
+        key = (record_type_id, version)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        built = load()
+        with self._lock:
+            self._items[(built.id, built.schema_version)] = built
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return built

@@ -1,0 +1,190 @@
+"""Self-service edit links: a customer updates their own record through the form.
+
+The link (``/f/<slug>/edit/<token>``) is signed with the server key, expires, and names a
+submission by its random reference, never a record id. It shows and changes only the
+fields the form shows, minus those never overwritten from this form; a record merged since
+is followed to its survivor. Each save is stored like any submission (kind ``edit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workspace.errors import (
+    Conflict,
+    Merged,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+    WorkspaceError,
+)
+from workspace.runtime import Runtime
+from workspace.services import form_submissions, form_tokens, forms, records
+from workspace.services.form_config import Placed
+from workspace.services.form_intake import (
+    BUSY,
+    CHECK,
+    REFUSED,
+    UNAVAILABLE,
+    Answer,
+    Page,
+    Reader,
+    blank_value,
+    friendly,
+    turned_away,
+)
+from workspace.services.form_tokens import LinkError
+from workspace.services.forms import FormRow, Live
+from workspace.services.principal import Access
+
+SAVED = "Your changes were saved. Thank you!"
+LINK_MESSAGES = {
+    "expired": "This edit link has expired. Please fill in the form again, or ask us for a new "
+    "link.",
+    "invalid": "This edit link does not work. Please check that you copied all of it.",
+    "gone": "There is nothing to edit at this link any more.",
+}
+MERGE_HOPS = 5
+
+
+def editable(live: Live) -> list[Placed]:
+    """What an edit link may change: the shown fields not protected by the form."""
+    return [p for p in live.shown if not p.spec.protect]
+
+
+def link_for(runtime: Runtime, acc: Access, form_id: int, submission_id: int) -> str:
+    """An edit link for the record a submission created or updated, for the team to send
+    to the customer (``/f/<slug>/edit/<token>``)."""
+    acc.require("member")
+    form = forms.get_form(runtime, acc, form_id)
+    sub = form_submissions.get(runtime, submission_id)
+    if sub["form_id"] != form_id or sub["record_id"] is None:
+        raise NotFound("this submission has no record to edit")
+    return f"/f/{form['slug']}/edit/{form_tokens.edit_token(runtime, form_id, sub['ref'])}"
+
+
+def open_edit(runtime: Runtime, slug: str, token: str) -> Page:
+    """The form filled with the record's current values (raises LinkError; the page's
+    ``live`` is None when the form cannot take edits now)."""
+    form = forms.by_slug(runtime, slug)
+    live = forms.live(runtime, form)
+    record_id = _target(runtime, form, token)
+    if live is None or not form.is_open:
+        return Page(form, None, token)
+    fields = _current(runtime, live, record_id)["fields"]
+    values = {p.key: fields.get(p.key) for p in editable(live)}
+    return Page(form, live, token, values)
+
+
+def save_edit(
+    runtime: Runtime, slug: str, token: str, raw: Mapping[str, Any], address: str, read: Reader
+) -> Answer:
+    """Store and apply one post of an edit link."""
+    form = forms.by_slug(runtime, slug)
+    hashed = form_submissions.ip_hash(runtime, address)
+    sub_id, _ = form_submissions.store_received(runtime, form.id, "edit", hashed, raw)
+    answer = _save(runtime, form, token, raw, hashed, read)
+    form_submissions.decide(
+        runtime, sub_id, answer.outcome, record_id=answer.record_id, reason=answer.reason
+    )
+    answer.submission_id = sub_id
+    return answer
+
+
+def _save(
+    runtime: Runtime,
+    form: FormRow,
+    token: str,
+    raw: Mapping[str, Any],
+    hashed: str,
+    read: Reader,
+) -> Answer:
+    live = forms.live(runtime, form)
+    refused = turned_away(runtime, form, live, raw, hashed)
+    if refused is not None:
+        return refused
+    assert live is not None  # turned away otherwise
+    try:
+        record_id = _current(runtime, live, _target(runtime, form, token))["id"]
+    except LinkError as exc:
+        status = 410 if exc.kind in {"expired", "gone"} else 404
+        return Answer(
+            "link", "rejected", status, LINK_MESSAGES[exc.kind], reason=f"{exc.kind} link"
+        )
+    values, errors = _values(live, raw, read)
+    if errors:
+        return _again(live, token, values, errors, CHECK, 422, record_id, reason="required")
+    try:
+        saved = records.update_record(runtime, live.acc, live.rt, record_id, values)
+    except ValidationFailed as exc:
+        shown = friendly(editable(live), exc.fields)
+        message = CHECK if shown else UNAVAILABLE
+        return _again(live, token, values, shown, message, 422, record_id, reason=exc.message)
+    except Conflict as exc:  # e.g. an email another record holds: said neutrally
+        return Answer("refused", "refused", 200, REFUSED, record_id=record_id, reason=exc.message)
+    except Unavailable as exc:
+        return _again(live, token, values, {}, BUSY, 503, record_id, reason=exc.message)
+    except WorkspaceError as exc:
+        return Answer("unavailable", "rejected", 503, UNAVAILABLE, reason=exc.message)
+    return Answer(
+        "done",
+        "updated",
+        200,
+        SAVED,
+        edit_token=token,
+        record_id=saved["id"],
+        reason="changed through a self-service edit link",
+    )
+
+
+def _values(
+    live: Live, raw: Mapping[str, Any], read: Reader
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every editable field as posted: here a blank input clears the value."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for p in editable(live):
+        value = read(p.field, raw)
+        if blank_value(value) and p.spec.required:
+            errors[p.key] = friendly([p], {p.key: "is required"})[p.key]
+        values[p.key] = None if value in ("", []) else value
+    return values, errors
+
+
+def _again(
+    live: Live,
+    token: str,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    message: str,
+    status: int,
+    record_id: int,
+    *,
+    reason: str,
+) -> Answer:
+    page = Page(live.form, live, token, values, errors, message)
+    return Answer(
+        "form", "rejected", status, message, page=page, record_id=record_id, reason=reason
+    )
+
+
+def _target(runtime: Runtime, form: FormRow, token: str) -> int:
+    """The record an edit link points at (as the submission recorded it)."""
+    ref = form_tokens.read_edit_token(runtime, form.id, token)
+    sub = form_submissions.by_ref(runtime, form.id, ref)
+    if sub is None or sub["record_id"] is None:
+        raise LinkError("invalid")
+    return int(sub["record_id"])
+
+
+def _current(runtime: Runtime, live: Live, record_id: int) -> dict[str, Any]:
+    """The record now, following merges to the survivor; LinkError("gone") if deleted."""
+    for _ in range(MERGE_HOPS):
+        try:
+            return records.get(runtime, live.acc, live.rt, record_id)
+        except Merged as merged:
+            record_id = merged.survivor_id
+        except NotFound:
+            break
+    raise LinkError("gone")

@@ -1,0 +1,144 @@
+"""Typed settings read once from ``WORKSPACE_*`` environment variables.
+
+Built by :func:`Settings.from_env` and passed to ``create_app`` so tests can build as many
+differently configured apps as they like; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PREFIX = "WORKSPACE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    """Folder for the embedded SQLite database, local files and the generated secret key."""
+
+    database_url: str = ""
+    """SQLAlchemy URL of the control database, e.g. ``mysql+pymysql://user:pw@host/db``.
+    Empty means the embedded SQLite file ``<data_dir>/workspace.db``."""
+
+    secret_key: str = ""
+    """Server key for signing and for encrypting stored credentials. Empty means a random key
+    generated once and kept in ``<data_dir>/secret.key`` (mode 0600)."""
+
+    host: str = "127.0.0.1"
+    """Address ``workspace serve`` binds to."""
+
+    port: int = 8000
+    """Port ``workspace serve`` listens on."""
+
+    workers: int = 1
+    """Server processes started by ``workspace serve`` (each with its own thread pool)."""
+
+    threads: int = 32
+    """Threads per process that run request handlers and database calls."""
+
+    db_pool_size: int = 20
+    """Connections kept open per process and database."""
+
+    db_timeout: int = 10
+    """Seconds to wait for a database connection or lock before the request fails with 503."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    """Largest request body accepted; bigger ones get 413."""
+
+    auth_cache_seconds: int = 5
+    """How long a server process trusts an API token it has verified before asking the
+    database again. A revoked token stops working everywhere within this time; 0 checks
+    the database on every request."""
+
+    bulk_limit: int = 1000
+    """Most items accepted by one bulk call."""
+
+    default_phone_region: str = "US"
+    """Region used to read phone numbers written without a country code, unless a workspace
+    sets its own."""
+
+    plugins: str = ""
+    """Comma-separated allow-list of plugin names to load; empty loads every installed plugin."""
+
+    migrate_on_start: bool = True
+    """Run Alembic migrations to the newest revision when the server starts."""
+
+    log_level: str = "INFO"
+    """Python logging level for the server."""
+
+    form_redirect_hosts: str = ""
+    """Comma-separated host names a public form may send people to after a submission
+    (e.g. ``example.com,www.example.com``). Empty allows no redirects: forms show their
+    success message instead. Any other host would make forms an open redirect."""
+
+    form_rate_limit: int = 30
+    """Most submissions one client address may send to public forms per hour, counted from
+    the stored submissions (so it holds across server processes); 0 turns the limit off."""
+
+    form_edit_link_days: int = 30
+    """Days a self-service edit link of a public form stays valid."""
+
+    allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        names = frozenset(p.strip() for p in self.plugins.split(",") if p.strip())
+        object.__setattr__(self, "allowed_plugins", names)
+
+    @property
+    def form_redirect_host_set(self) -> frozenset[str]:
+        """``form_redirect_hosts`` as lower-case host names."""
+        hosts = (h.strip().lower() for h in self.form_redirect_hosts.split(","))
+        return frozenset(h for h in hosts if h)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read every field from ``WORKSPACE_<NAME>``; ``overrides`` win over the environment."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if not f.init:
+                continue
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.type, raw, f.name)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def control_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'workspace.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or the one generated on first start and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def _convert(type_name: object, raw: str, name: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError:
+        raise SystemExit(f"{PREFIX}{name.upper()}: cannot read {raw!r} as {kind}") from None
+    return raw

@@ -1,0 +1,144 @@
+"""Request bodies of the API as msgspec structs: typed, documented in OpenAPI, and strict
+(unknown keys are refused by name). ``UNSET`` marks a key the client did not send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    def sent(self) -> dict[str, Any]:
+        """Only the keys the client sent (PATCH semantics)."""
+        return {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if getattr(self, name) is not UNSET
+        }
+
+
+class UserIn(Body):
+    email: str
+    name: str = ""
+    password: str | None = None
+    is_admin: bool = False
+
+
+class TokenIn(Body):
+    name: str
+
+
+class WorkspaceIn(Body):
+    name: str
+    phone_region: str | None = None
+
+
+class WorkspacePatch(Body):
+    name: str | UnsetType = UNSET
+    phone_region: str | UnsetType | None = UNSET
+
+
+class MemberIn(Body):
+    email: str
+    role: str = "member"
+
+
+class RolePatch(Body):
+    role: str
+
+
+class FieldIn(Body):
+    name: str
+    type: str
+    key: str | UnsetType = UNSET
+    config: dict[str, Any] | UnsetType = UNSET
+
+
+class FieldPatch(Body):
+    name: str | UnsetType = UNSET
+    key: str | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    config: dict[str, Any] | UnsetType = UNSET
+
+
+class RecordTypeIn(Body):
+    name: str
+    fields: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class RecordTypePatch(Body):
+    name: str
+
+
+class FieldOrder(Body):
+    order: list[str]
+
+
+class UniqueIn(Body):
+    fields: list[str]
+
+
+class RecordIn(Body):
+    fields: dict[str, Any]
+
+
+class RecordPatch(Body):
+    fields: dict[str, Any]
+    version: int | UnsetType = UNSET
+
+
+class UpsertIn(Body):
+    match_on: list[str] | str
+    fields: dict[str, Any]
+
+
+class BulkIn(Body):
+    items: list[Any]
+    mode: str = "create"
+    match_on: list[str] | str | None = None
+    atomic: bool = True
+
+
+class QueryIn(Body):
+    filter: Any = None
+    sort: str | None = None
+    search: str | None = None
+    limit: int = 25
+    cursor: str | None = None
+    deleted: str = "exclude"
+    total: bool = False
+
+
+class DedupeRuleIn(Body):
+    rule: str
+    #: Field keys in the rule's order; null skips a position (``contact``: name, email,
+    #: phone, company).
+    fields: list[str | None]
+    on_create: str | UnsetType = UNSET
+    on_update: str | UnsetType = UNSET
+    merge_policy: dict[str, str] | UnsetType = UNSET
+    threshold: float | UnsetType | None = UNSET
+
+
+class DedupeRulePatch(Body):
+    on_create: str | UnsetType = UNSET
+    on_update: str | UnsetType = UNSET
+    merge_policy: dict[str, str] | UnsetType = UNSET
+    threshold: float | UnsetType | None = UNSET
+
+
+class DuplicateCheckIn(Body):
+    fields: dict[str, Any]
+    record: int | None = None
+
+
+class DecisionIn(Body):
+    decision: str
+
+
+class MergeIn(Body):
+    survivor: int
+    loser: int
+    values: dict[str, Any] | None = None
