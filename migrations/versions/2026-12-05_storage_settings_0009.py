@@ -1,0 +1,21 @@
+"""Per-workspace storage backend settings and backend migrations (issue #5).
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-05 06:20:00
+"""
+
+from __future__ import annotations
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
