@@ -35,7 +35,8 @@ FIELDS = ["name", "email", "phone", "company", "street", "city", "postcode", "so
 
 # fmt: off
 NICKNAMES = {
-    "Robert": ["Bob", "Rob", "Bobby"], "William": ["Bill", "Will", "Billy"], "James": ["Jim", "Jimmy"],
+    "Robert": ["Bob", "Rob", "Bobby"], "William": ["Bill", "Will", "Billy"],
+    "James": ["Jim", "Jimmy"],
     "John": ["Jack", "Johnny"], "Michael": ["Mike"], "Richard": ["Rick", "Dick"], "Thomas": ["Tom"],
     "Joseph": ["Joe"], "Daniel": ["Dan", "Danny"], "Christopher": ["Chris"], "Matthew": ["Matt"],
     "Anthony": ["Tony"], "Jennifer": ["Jen", "Jenny"], "Margaret": ["Maggie", "Peggy"],
@@ -275,7 +276,9 @@ class Renderer:
         if r < 0.45:
             text = f"{name} {legal}"
         elif r < 0.60:
-            text = f"{name}, {legal}." if legal in {"Inc", "Ltd", "Corp", "Co"} else f"{name} {legal}"
+            text = (
+                f"{name}, {legal}." if legal in {"Inc", "Ltd", "Corp", "Co"} else f"{name} {legal}"
+            )
         elif r < 0.72:
             text = f"{name} {LONG_FORMS.get(legal, legal)}"
         elif r < 0.90:

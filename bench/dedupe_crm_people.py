@@ -161,7 +161,9 @@ class Population:
         rng = self.rng
         while True:
             if locale == "us":
-                text = f"+1{rng.choice(AREA_CODES)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+                text = (
+                    f"+1{rng.choice(AREA_CODES)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+                )
             else:
                 pattern = FOREIGN_PHONES[locale][mobile]
                 head, digits = pattern.split("{")

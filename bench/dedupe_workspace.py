@@ -103,7 +103,9 @@ class BenchWorkspace:
     # ---- types, rules, records ---------------------------------------------------------
 
     def new_type(self, name: str, fields: list[dict[str, Any]]) -> int:
-        return int(record_types.create_type(self.runtime, self.acc, {"name": name, "fields": fields})["id"])
+        return int(
+            record_types.create_type(self.runtime, self.acc, {"name": name, "fields": fields})["id"]
+        )
 
     def rt(self, type_id: int) -> RecordTypeDef:
         return record_types.get_type(self.runtime, self.acc, type_id)
