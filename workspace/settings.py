@@ -81,6 +81,17 @@ class Settings:
     form_edit_link_days: int = 30
     """Days a self-service edit link of a public form stays valid."""
 
+    allow_private_hosts: bool = False
+    """Let workspace admins point the server at loopback, private, link-local and other
+    internal addresses (an S3 endpoint or FTP host on the local network). Off by default: the
+    server would otherwise reach into its own network, metadata service included, on an
+    admin's say-so."""
+
+    storage_local_roots: str = ""
+    """Comma-separated absolute folders under which workspace admins may put a local file
+    backend. Empty allows only each workspace's own folder ``<data_dir>/files/<id>``: admins
+    of a workspace are not operators of the machine and must not read or fill its folders."""
+
     allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
