@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -337,9 +339,75 @@ form_tokens = Table(
     Column("used_at", UtcDateTime, nullable=False, index=True),
 )
 
+# --- comments, tasks, notifications (issue #5) ---
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to the record: records live in per-type tables (perhaps another
+    # database); a merge moves a loser's comments to the survivor and undo moves them back.
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    # The text as typed; formatting is applied when shown, escaped first.
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("edited_at", UtcDateTime, nullable=True),
+    Index("ix_comments_record", "record_type_id", "record_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("assignee_id", BigInteger, nullable=True),
+    Column("due_date", Date, nullable=True),
+    # open | done
+    Column("status", String(16), nullable=False, default="open"),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    # "My tasks": a member's open tasks by due date.
+    Index("ix_tasks_assignee", "workspace_id", "assignee_id", "status", "due_date"),
+    Index("ix_tasks_record", "record_type_id", "record_id"),
+    sqlite_autoincrement=True,
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # Who is told; a member who leaves keeps nothing (rows of removed members are ignored).
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # mention | assigned
+    Column("kind", String(16), nullable=False),
+    Column("actor_user_id", BigInteger, nullable=True),
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("comment_id", BigInteger, nullable=True),
+    Column("task_id", BigInteger, nullable=True),
+    # A short excerpt (comment text or task title) as it was when the notification was made.
+    Column("excerpt", String(300), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime, nullable=True),
+    # The bell: a member's unread notifications in a workspace, newest first.
+    Index("ix_notifications_unread", "user_id", "workspace_id", "read_at", "id"),
+    sqlite_autoincrement=True,
+)
+
 __all__ = [
     "activity",
     "api_tokens",
+    "comments",
     "dedupe_rules",
     "duplicate_pairs",
     "fields",
@@ -350,8 +418,10 @@ __all__ = [
     "memberships",
     "merges",
     "metadata",
+    "notifications",
     "record_types",
     "sessions",
+    "tasks",
     "users",
     "views",
     "workspaces",
