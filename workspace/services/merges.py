@@ -21,7 +21,14 @@ from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldError, ValueContext
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import activity, definitions, record_types, records, survivorship
+from workspace.services import (
+    activity,
+    definitions,
+    record_types,
+    record_work,
+    records,
+    survivorship,
+)
 from workspace.services.principal import Access
 from workspace.services.record_values import Parsed, load_records
 from workspace.services.record_writes import write_batch
@@ -48,6 +55,7 @@ def merge(
         survivor, loser = _live(tx.data, rt, [survivor_id, loser_id])
         chosen = survivorship.pick(rt, survivor, loser, overrides)
         moved = _move_links(tx, acc, inbound, loser_id, survivor_id)
+        moved.append(record_work.move(tx.control, acc.workspace_id, rt.id, loser_id, survivor_id))
         records.write_deletion(tx.data, rt, acc, loser_id, loser["version"], deleted=True)
         after = _write_survivor(tx, acc, rt, survivor_id, chosen)
         merge_id = inserted_id(
@@ -111,6 +119,7 @@ def undo(
             tx.data, rt, acc, done["loser_id"], loser_version, deleted=False, check_duplicates=False
         )
         _restore_links(tx, acc, inbound, done["moved_links"], done["loser_id"], survivor["id"])
+        record_work.move_back(tx.control, done["moved_links"], done["loser_id"])
         tx.control.execute(update(MG).where(MG.c.id == merge_id).values(undone_at=utcnow()))
         _note(tx, acc, rt, survivor["id"], done["loser_id"], "unmerge")
         _reopen_pair(tx.control, rt, survivor["id"], done["loser_id"])
@@ -283,8 +292,8 @@ def _restore_links(
 ) -> None:
     by_field = {f.id: (other, f) for other, f in inbound}
     for step in moved:
-        if step["field"] not in by_field:
-            continue  # the relation field was deleted since
+        if step.get("field") not in by_field:
+            continue  # the relation field was deleted since (or a step of record_work)
         other, f = by_field[step["field"]]
         link = other.link_table(f)
         if step["dropped"]:

@@ -7,12 +7,16 @@ from litestar.middleware import DefineMiddleware
 
 from workspace.web.api.accounts import AccountController
 from workspace.web.api.auth import BearerTokenMiddleware
+from workspace.web.api.comments import CommentController
 from workspace.web.api.dedupe import DedupeController
 from workspace.web.api.deps import DEPENDENCIES
+from workspace.web.api.files import FileController
 from workspace.web.api.forms import FormController
 from workspace.web.api.idempotency import IdempotencyMiddleware
+from workspace.web.api.notifications import NotificationController
 from workspace.web.api.record_types import RecordTypeController
 from workspace.web.api.records import RecordController
+from workspace.web.api.tasks import TaskController
 from workspace.web.api.workspaces import MemberController, WorkspaceController
 from workspace.web.errors import API_EXCEPTION_HANDLERS
 
@@ -29,7 +33,11 @@ def api_router() -> Router:
             RecordTypeController,
             RecordController,
             DedupeController,
+            FileController,
             FormController,
+            CommentController,
+            TaskController,
+            NotificationController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
