@@ -404,6 +404,48 @@ notifications = Table(
     sqlite_autoincrement=True,
 )
 
+# --- imports (issue #4: every entry path dedupes; nothing lost) ---
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    # The uploaded file's name, for people; never used as a path.
+    Column("name", String(255), nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # uploaded (rows kept, not yet written) | running | done
+    Column("status", String(16), nullable=False),
+    Column("headers", JSON, nullable=False),
+    # {column index (text): field key} and the duplicate policy of the last run.
+    Column("mapping", JSON, nullable=False),
+    Column("policy", String(16), nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_imports_type", "record_type_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+import_rows = Table(
+    "import_rows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("import_id", ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
+    # 1 = the first row under the header, as a spreadsheet user counts them.
+    Column("row_number", Integer, nullable=False),
+    # The row's cells as read from the file, before anything was made of them.
+    Column("cells", JSON, nullable=False),
+    # pending | created | updated | unchanged | rejected
+    Column("outcome", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    # Why a row was rejected ({field: reason}) or what else happened (queued for review).
+    Column("detail", JSON, nullable=True),
+    UniqueConstraint("import_id", "row_number"),
+    Index("ix_import_rows_outcome", "import_id", "outcome", "row_number"),
+    sqlite_autoincrement=True,
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -415,6 +457,8 @@ __all__ = [
     "form_tokens",
     "forms",
     "idempotency_keys",
+    "import_rows",
+    "imports",
     "memberships",
     "merges",
     "metadata",

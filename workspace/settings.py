@@ -79,6 +79,9 @@ class Settings:
     the stored submissions (so it holds across server processes); 0 turns the limit off."""
 
     form_edit_link_days: int = 30
+    import_max_rows: int = 100_000
+    """Most data rows one CSV import takes (the file must also fit in max_body_bytes)."""
+
     """Days a self-service edit link of a public form stays valid."""
 
     allow_private_hosts: bool = False

@@ -77,6 +77,22 @@ class Override:
         return tuple(rules)
 
 
+#: An entry path's duplicate policy (a form's, an import's) -> Override mode and merge policy.
+POLICY_MODES: dict[str, tuple[str, str | None]] = {
+    "create": ("off", None),
+    "review": ("warn", None),
+    "update": ("update", "overwrite"),
+    "fill_empty": ("update", "fill_empty"),
+    "refuse": ("block", None),
+}
+
+
+def policy_override(policy: str, protect: frozenset[str] = frozenset()) -> Override:
+    """The Override for an entry path's duplicate policy (a key of POLICY_MODES)."""
+    mode, merge = POLICY_MODES[policy]
+    return Override(mode, policy=merge, protect=protect)
+
+
 @dataclass
 class Verdict:
     """What dedupe decided for one write item."""

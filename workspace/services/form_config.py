@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from workspace.errors import ValidationFailed
 from workspace.schema.fields import FieldDef, FieldError, ValueContext
 from workspace.schema.tables import RecordTypeDef
-from workspace.services.dedupe import Override
+from workspace.services.dedupe import Override, policy_override
 
 #: Field types a stranger may fill in. Relations and users would show other records' titles
 #: or the team's names; other types can still be set as a hidden fixed value.
@@ -108,14 +108,7 @@ class FormConfig:
 
     def override(self) -> Override:
         """The duplicate policy in dedupe's terms (it never weakens an enforced rule)."""
-        mode, policy = {
-            "create": ("off", None),
-            "review": ("warn", None),
-            "update": ("update", "overwrite"),
-            "fill_empty": ("update", "fill_empty"),
-            "refuse": ("block", None),
-        }[self.policy]
-        return Override(mode, policy=policy, protect=self.protected)
+        return policy_override(self.policy, self.protected)
 
 
 @dataclass(frozen=True)

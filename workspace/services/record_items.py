@@ -22,6 +22,12 @@ def create_item(rt: RecordTypeDef, acc: Access, index: int, fields: Any) -> Item
     return Item(index, parse_values(rt, fields, ValueContext(acc.phone_region), partial=False))
 
 
+def text_item(rt: RecordTypeDef, acc: Access, index: int, texts: Mapping[str, str]) -> Item:
+    """A create from values written for people, as an import's cells are."""
+    ctx = ValueContext(acc.phone_region)
+    return Item(index, parse_values(rt, texts, ctx, partial=False, text=True))
+
+
 def bulk_create_item(rt: RecordTypeDef, acc: Access, index: int, item: Any) -> Item:
     if not isinstance(item, Mapping) or set(item) != {"fields"}:
         return Item(index, Parsed(errors={"item": SHAPE}))

@@ -26,8 +26,11 @@ class Parsed:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def parse_values(rt: RecordTypeDef, raw: Any, ctx: ValueContext, *, partial: bool) -> Parsed:
-    """Validate a ``fields`` object. ``partial`` (updates) skips fields that were not sent."""
+def parse_values(
+    rt: RecordTypeDef, raw: Any, ctx: ValueContext, *, partial: bool, text: bool = False
+) -> Parsed:
+    """Validate a ``fields`` object. ``partial`` (updates) skips fields that were not sent;
+    ``text`` reads values written for people (an import's cells: "yes", "12.50 EUR")."""
     out = Parsed()
     if not isinstance(raw, Mapping):
         out.errors["fields"] = "must be an object of field key -> value"
@@ -43,7 +46,7 @@ def parse_values(rt: RecordTypeDef, raw: Any, ctx: ValueContext, *, partial: boo
                 out.errors[f.key] = "is required"
             continue
         try:
-            value = f.type.parse(f, raw[f.key], ctx)
+            value = (f.type.parse_text if text else f.type.parse)(f, raw[f.key], ctx)
         except FieldError as exc:
             out.errors[f.key] = str(exc)
             continue

@@ -295,6 +295,29 @@ def bulk(
     return _bulk_result(outcomes, written)
 
 
+def create_from_texts(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    rows: list[dict[str, str]],
+    *,
+    override: dedupe.Override | None,
+    after: Callable[[Tx, list[Outcome]], None],
+) -> list[Outcome]:
+    """Create up to ``bulk_limit`` records from values written for people (an import's
+    cells), each row on its own: good rows are written, bad ones get their errors. Dedupe
+    applies as for any create, with ``override`` as the import's duplicate policy."""
+    acc.require("member")
+    if len(rows) > runtime.settings.bulk_limit:
+        raise ValueError("more rows than one batch may hold")
+
+    def build(rt: RecordTypeDef, tx: Tx) -> list[Item]:
+        return [record_items.text_item(rt, acc, i, row) for i, row in enumerate(rows)]
+
+    outcomes, _ = _run(runtime, acc, rt, build, atomic=False, override=override, after=after)
+    return outcomes
+
+
 def _single(
     runtime: Runtime,
     acc: Access,
@@ -318,10 +341,12 @@ def _run(
     *,
     atomic: bool,
     override: dedupe.Override | None = None,
+    after: Callable[[Tx, list[Outcome]], None] | None = None,
 ) -> tuple[list[Outcome], bool]:
     """Run a batch in one transaction, retrying on a changed definition, a unique index
     refusing a value (the retry names the clash per item), or a deadlock. Returns the
-    outcomes and whether anything was written."""
+    outcomes and whether anything was written. ``after`` records the outcomes in the same
+    transaction (an import's rows), so they are kept exactly when the writes are."""
     data_engine = runtime.data_engine(acc.workspace_id)
     ctx = RuleContext(acc.phone_region)
     for attempt in range(1, ATTEMPTS + 1):
@@ -342,6 +367,8 @@ def _run(
                 )
                 if atomic and any(o.error for o in outcomes):
                     raise _RolledBack(outcomes)
+                if after is not None:
+                    after(tx, outcomes)
         except _StaleDefinition as stale:
             rt = stale.rt
             continue

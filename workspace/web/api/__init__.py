@@ -13,6 +13,7 @@ from workspace.web.api.deps import DEPENDENCIES
 from workspace.web.api.files import FileController
 from workspace.web.api.forms import FormController
 from workspace.web.api.idempotency import IdempotencyMiddleware
+from workspace.web.api.imports import ImportController
 from workspace.web.api.notifications import NotificationController
 from workspace.web.api.record_types import RecordTypeController
 from workspace.web.api.records import RecordController
@@ -36,6 +37,7 @@ def api_router() -> Router:
             FileController,
             FormController,
             CommentController,
+            ImportController,
             TaskController,
             NotificationController,
         ],

@@ -142,3 +142,8 @@ class MergeIn(Body):
     survivor: int
     loser: int
     values: dict[str, Any] | None = None
+
+
+class ImportRunIn(Body):
+    mapping: dict[str, str | None]
+    policy: str = "rules"
