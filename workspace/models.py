@@ -446,6 +446,40 @@ import_rows = Table(
     sqlite_autoincrement=True,
 )
 
+# --- files (issue #5) ---
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to the record (per-type tables, perhaps in another database). A merge
+    # moves a loser's files to the survivor (``record_id``); ``origin_record_id`` is the
+    # record they were uploaded to, which is how undoing the merge finds them again.
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("origin_record_id", BigInteger, nullable=False),
+    # The file field it was attached through; NULL for a general attachment of the record.
+    Column("field_id", BigInteger, nullable=True),
+    # The name as uploaded (cleaned of path parts and control characters); shown, never
+    # used to build a path: the bytes live under blob_name(sha256) in the storage backend.
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # Sniffed from the bytes, never taken from the client.
+    Column("content_type", String(100), nullable=False),
+    # Lowercase hex SHA-256 of the content: the blob's address and its check on every read.
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    # Soft delete: restorable until ``workspace files purge`` removes it after 30 days.
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Column("deleted_by", BigInteger, nullable=True),
+    Index("ix_files_record", "record_type_id", "record_id", "id"),
+    Index("ix_files_blob", "workspace_id", "sha256"),
+    Index("ix_files_deleted", "deleted_at"),
+    sqlite_autoincrement=True,
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -453,6 +487,7 @@ __all__ = [
     "dedupe_rules",
     "duplicate_pairs",
     "fields",
+    "files",
     "form_submissions",
     "form_tokens",
     "forms",

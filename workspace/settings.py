@@ -48,6 +48,11 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted; bigger ones get 413."""
 
+    max_file_bytes: int = 100_000_000
+    """Largest file accepted by an upload (per file); a bigger one gets 413 naming it and
+    nothing is stored. Upload requests are exempt from ``max_body_bytes`` and may carry up to
+    ten files of this size."""
+
     auth_cache_seconds: int = 5
     """How long a server process trusts an API token it has verified before asking the
     database again. A revoked token stops working everywhere within this time; 0 checks

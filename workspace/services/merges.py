@@ -24,6 +24,7 @@ from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
     activity,
     definitions,
+    files,
     record_types,
     record_work,
     records,
@@ -56,6 +57,7 @@ def merge(
         chosen = survivorship.pick(rt, survivor, loser, overrides)
         moved = _move_links(tx, acc, inbound, loser_id, survivor_id)
         moved.append(record_work.move(tx.control, acc.workspace_id, rt.id, loser_id, survivor_id))
+        files.move_for_merge(tx.control, rt.id, loser_id, survivor_id)
         records.write_deletion(tx.data, rt, acc, loser_id, loser["version"], deleted=True)
         after = _write_survivor(tx, acc, rt, survivor_id, chosen)
         merge_id = inserted_id(
@@ -120,6 +122,7 @@ def undo(
         )
         _restore_links(tx, acc, inbound, done["moved_links"], done["loser_id"], survivor["id"])
         record_work.move_back(tx.control, done["moved_links"], done["loser_id"])
+        files.move_back_for_undo(tx.control, rt.id, done["loser_id"], survivor["id"])
         tx.control.execute(update(MG).where(MG.c.id == merge_id).values(undone_at=utcnow()))
         _note(tx, acc, rt, survivor["id"], done["loser_id"], "unmerge")
         _reopen_pair(tx.control, rt, survivor["id"], done["loser_id"])

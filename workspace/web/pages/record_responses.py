@@ -17,6 +17,7 @@ from workspace.services.definitions import open_type
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser
 from workspace.web.htmx import is_htmx
+from workspace.web.pages.files_view import files_context
 from workspace.web.pages.nav import workspace_context
 from workspace.web.pages.record_views import (
     conflict_note,
@@ -86,6 +87,7 @@ def record_page(
     refs = field_refs(runtime, acc, rt, values, [editing.key] if editing else [])
     context.update(
         page_parts(runtime, acc, rt, record, refs, before),
+        **files_context(runtime, acc, rt, record_id),
         current_type=rt.id,
         ws_id=workspace_id,
         rt=rt,

@@ -10,6 +10,7 @@ from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
 from workspace.web.pages.account import AccountController, LoginController
 from workspace.web.pages.designer import DesignerPages
 from workspace.web.pages.duplicates import DuplicatePages
+from workspace.web.pages.files import FilePages
 from workspace.web.pages.forms_builder import FormBuilderPages
 from workspace.web.pages.forms_public import PublicFormPages
 from workspace.web.pages.record import RecordPages
@@ -35,6 +36,7 @@ def page_routers() -> list[Router]:
             DesignerPages,
             TablePages,
             RecordPages,
+            FilePages,
             DuplicatePages,
             FormBuilderPages,
         ],

@@ -1,0 +1,85 @@
+"""In the browser: upload files on a record (file input and drag and drop), see them listed
+(and in the timeline), download one and get the same bytes, delete and restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.browser import LiveServer, log_in, screenshot
+from tests.test_files import PNG
+from workspace.services import record_types, records, workspaces
+from workspace.services.definitions import open_type
+from workspace.services.principal import Principal
+
+
+def customer(server: LiveServer) -> tuple[dict[str, Any], str]:
+    """A user and the page of a Customer record in their workspace."""
+    me = server.user("Fiona Files")
+    principal = Principal(me["id"], me["email"])
+    ws = workspaces.create(server.runtime, principal, "Files Inc")["id"]
+    acc = workspaces.access(server.runtime, principal, ws)
+    spec = {"name": "Customer", "fields": [{"name": "Name", "type": "text"}]}
+    type_id = record_types.create_type(server.runtime, acc, spec)["id"]
+    rt = open_type(server.runtime, principal, ws, type_id)[1]
+    record = records.create(server.runtime, acc, rt, {"name": "Ada Lovelace"})
+    return me, f"{server.url}/w/{ws}/t/{type_id}/r/{record['id']}"
+
+
+def test_upload_see_and_download_a_file(page, live_server, request, tmp_path):
+    me, url = customer(live_server)
+    log_in(page, live_server, me["email"])
+    page.goto(url)
+    contract = tmp_path / "Vertrag März.txt"
+    contract.write_bytes("Signed by Ada — €1,000\n".encode())
+    picture = tmp_path / "logo.png"
+    picture.write_bytes(PNG)
+    page.get_by_test_id("file-input").set_input_files([str(contract), str(picture)])
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(url + "#files")
+
+    listed = page.get_by_test_id("file")
+    assert listed.count() == 2
+    assert "Vertrag März.txt" in listed.nth(0).inner_text()
+    assert listed.nth(1).locator("img").get_attribute("alt") == "logo.png"
+    assert listed.nth(1).locator("img").evaluate("img => img.naturalWidth") == 1
+    # The timeline links the upload to the same download page.
+    in_timeline = page.locator("#activity").get_by_role("link", name="Vertrag März.txt")
+    assert in_timeline.get_attribute("href") == listed.nth(0).get_by_role("link").get_attribute(
+        "href"
+    )
+    screenshot(page, request, "files")
+
+    with page.expect_download() as info:
+        listed.nth(0).get_by_role("link", name="Vertrag März.txt").click()
+    download = info.value
+    assert download.suggested_filename == "Vertrag März.txt"
+    assert Path(download.path()).read_bytes() == contract.read_bytes()
+
+
+def test_drop_files_on_the_form_then_delete_and_restore(page, live_server, request):
+    me, url = customer(live_server)
+    log_in(page, live_server, me["email"])
+    page.goto(url)
+    drop = page.locator("form[data-file-drop]")
+    transfer = page.evaluate_handle(
+        """() => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(["dropped text"], "dropped.txt", {type: "text/plain"}));
+            return dt;
+        }"""
+    )
+    drop.dispatch_event("dragenter", {"dataTransfer": transfer})
+    assert "dragging" in (drop.get_attribute("class") or "")
+    drop.dispatch_event("drop", {"dataTransfer": transfer})
+    page.wait_for_url(url + "#files")
+    assert "dropped.txt" in page.get_by_test_id("file").inner_text()
+
+    page.get_by_role("button", name="Delete dropped.txt").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("file").count() == 0
+    page.get_by_text("Recently deleted (1)").click()
+    screenshot(page, request, "deleted")
+    page.get_by_role("button", name="Restore dropped.txt").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("file").count() == 1

@@ -1,0 +1,52 @@
+"""The files section of a record page (``record/_files.html``): what it lists and links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workspace.runtime import Runtime
+from workspace.schema.tables import RecordTypeDef
+from workspace.services import files
+from workspace.services.file_content import is_inline
+from workspace.services.principal import Access
+
+
+def file_url(workspace_id: int, file_id: int) -> str:
+    """The page that downloads a file (the timeline links file entries here)."""
+    return f"/w/{workspace_id}/files/{file_id}"
+
+
+def files_context(
+    runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int
+) -> dict[str, Any]:
+    """The record's files and the recently deleted ones, ready to show."""
+    return {
+        "files": [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id)],
+        "deleted_files": [
+            _shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id, deleted=True)
+        ],
+        "max_file_size": human_size(runtime.settings.max_file_bytes),
+        "max_files": files.MAX_FILES,
+    }
+
+
+def _shown(acc: Access, f: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **f,
+        "url": file_url(acc.workspace_id, f["id"]),
+        "inline": is_inline(f["content_type"]),
+        "size_label": human_size(f["size"]),
+    }
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them: 0 B, 999 B, 1.5 KB, 12 MB (powers of 1000, like
+    file managers and phones)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{size} B"
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
