@@ -13,11 +13,13 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
@@ -26,6 +28,7 @@ from tests.helpers import PREFIX, Api, field, make_type
 from tests.storage_servers import MotoS3, PyFtpd, free_port
 from workspace import models as m
 from workspace.app import create_app
+from workspace.cli import cli
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.runtime import Runtime
@@ -242,6 +245,20 @@ def test_purge_removes_old_deleted_files_and_unreferenced_blobs(api, rec, runtim
     assert not blob_path(runtime, rec["ws"], solo["sha256"]).exists()
     assert blob_path(runtime, rec["ws"], recent["sha256"]).exists()  # restorable
     api.post(f"/workspaces/{rec['ws']}/files/{solo['id']}/restore", expect=404)
+
+
+def test_the_purge_command(api, rec, runtime, settings, monkeypatch):
+    (f,) = upload(api, rec["files"], ("old.txt", b"old and deleted"))["items"]
+    api.delete(f"/workspaces/{rec['ws']}/files/{f['id']}", expect=200)
+    with transaction(runtime.control, write=True) as conn:
+        old = utcnow() - dt.timedelta(days=40)
+        conn.execute(update(m.files).where(m.files.c.id == f["id"]).values(deleted_at=old))
+    monkeypatch.setenv("WORKSPACE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("WORKSPACE_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(cli, ["files", "purge"])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"purged \d+ deleted files and \d+ stored blobs\n", result.output)
+    assert not blob_path(runtime, rec["ws"], f["sha256"]).exists()
 
 
 # ---- integrity -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from workspace import migrate as migrations
 from workspace.errors import WorkspaceError
 from workspace.plugins import call_each, make_plugin_manager
 from workspace.runtime import Runtime, build_runtime
-from workspace.services import auth, definitions, duplicates, users
+from workspace.services import auth, definitions, duplicates, files, users
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
@@ -148,6 +148,25 @@ def dedupe_scan(workspace_id: int, record_type_id: int, email: str) -> None:
     finally:
         runtime.close()
     click.echo(f"compared {result['compared']} pairs, queued {result['queued']} for review")
+
+
+@cli.group("files")
+def files_group() -> None:
+    """Files attached to records."""
+
+
+@files_group.command("purge")
+def files_purge() -> None:
+    """Remove files deleted more than 30 days ago and the stored blobs nothing refers to any
+    more (run it daily, e.g. from cron). Blobs a failing backend kept are retried next time."""
+    runtime = _runtime()
+    try:
+        done = files.purge(runtime)
+    finally:
+        runtime.close()
+    click.echo(f"purged {done['files']} deleted files and {done['blobs']} stored blobs")
+    if done["failed"]:
+        raise click.ClickException(f"{done['failed']} blobs could not be deleted; see the log")
 
 
 def main() -> None:
