@@ -10,7 +10,15 @@ from workspace import migrate as migrations
 from workspace.errors import WorkspaceError
 from workspace.plugins import call_each, make_plugin_manager
 from workspace.runtime import Runtime, build_runtime
-from workspace.services import auth, definitions, duplicates, files, users
+from workspace.services import (
+    auth,
+    definitions,
+    duplicates,
+    files,
+    storage_migration,
+    users,
+    workspaces,
+)
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
@@ -167,6 +175,44 @@ def files_purge() -> None:
     click.echo(f"purged {done['files']} deleted files and {done['blobs']} stored blobs")
     if done["failed"]:
         raise click.ClickException(f"{done['failed']} blobs could not be deleted; see the log")
+
+
+@cli.group()
+def storage() -> None:
+    """Move a workspace's files between storage backends."""
+
+
+@storage.command("migrate")
+@click.argument("workspace_id", type=int, required=False)
+@click.option("--as", "email", help="The admin the migration is started by (its history).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish migrations a stopped process left, once their lease has run out.",
+)
+def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -> None:
+    """Copy a workspace's files to its saved draft backend, verify each, and switch; or,
+    with --resume, carry on with interrupted migrations from where they stopped."""
+    runtime = _runtime()
+    try:
+        if resume and workspace_id is None:
+            states = storage_migration.resume_here(runtime)
+        elif workspace_id is not None and email and not resume:
+            account = users.get_by_email(runtime, email)
+            principal = Principal(account["id"], account["email"], source="cli")
+            acc = workspaces.access(runtime, principal, workspace_id)
+            claim = storage_migration.begin(runtime, acc)
+            states = {claim.migration_id: storage_migration.run(runtime, claim)}
+        else:
+            raise click.UsageError("give WORKSPACE_ID --as EMAIL, or --resume")
+        for migration_id in states:
+            click.echo(storage_migration.summary(runtime, migration_id))
+    except WorkspaceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    if any(state != "done" for state in states.values()):
+        raise SystemExit(1)
 
 
 def main() -> None:

@@ -480,6 +480,72 @@ files = Table(
     sqlite_autoincrement=True,
 )
 
+# --- storage settings (issue #5) ---
+
+storage_configs = Table(
+    "storage_configs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # A registered storage backend kind: local | s3 | ftp | a plugin's.
+    Column("kind", String(32), nullable=False),
+    # The settings without their secrets; {} for kind local is the workspace's own folder.
+    Column("config", JSON, nullable=False, default=dict),
+    # The secrets (S3 secret key, FTP password) sealed with workspace.crypto; never shown.
+    Column("sealed", String(4000), nullable=True),
+    # draft (saved, unused) | target (being migrated into: takes new files) | active |
+    # readonly (replaced, still read from) | retired (no longer used; objects left alone)
+    Column("role", String(16), nullable=False),
+    # Bumped on every edit: built backends are cached per (id, version).
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_storage_configs_workspace", "workspace_id", "role"),
+    sqlite_autoincrement=True,
+)
+
+storage_migrations = Table(
+    "storage_migrations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", BigInteger, nullable=False),
+    Column("target_id", BigInteger, nullable=False),
+    # running | failed | done
+    Column("state", String(16), nullable=False),
+    Column("total_objects", Integer, nullable=False, default=0),
+    Column("total_bytes", BigInteger, nullable=False, default=0),
+    Column("done_objects", Integer, nullable=False, default=0),
+    Column("done_bytes", BigInteger, nullable=False, default=0),
+    Column("error", String(2000), nullable=True),
+    # Whoever runs the copy holds a lease it renews; an expired lease means its process
+    # died, and the next start (or `workspace storage migrate --resume`) takes over.
+    Column("lease_token", String(32), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("started_by", BigInteger, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_storage_migrations_workspace", "workspace_id", "state"),
+    sqlite_autoincrement=True,
+)
+
+storage_migration_items = Table(
+    "storage_migration_items",
+    metadata,
+    Column(
+        "migration_id",
+        ForeignKey("storage_migrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sha256", String(64), primary_key=True),
+    # Size from the files rows, for the progress in bytes.
+    Column("size", BigInteger, nullable=True),
+    # Set once the copy on the target was read back and its sha256 matched.
+    Column("done", Boolean, nullable=False, default=False),
+    Index("ix_storage_migration_items_todo", "migration_id", "done", "sha256"),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -500,6 +566,9 @@ __all__ = [
     "notifications",
     "record_types",
     "sessions",
+    "storage_configs",
+    "storage_migration_items",
+    "storage_migrations",
     "tasks",
     "users",
     "views",

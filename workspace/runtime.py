@@ -38,6 +38,8 @@ class Runtime:
     storage_backends: StorageBackendRegistry = field(default_factory=StorageBackendRegistry)
     #: Verified API tokens by hash (see ``services.auth``), trusted for a few seconds.
     tokens: TtlCache[Any] = field(default_factory=lambda: TtlCache(0))
+    #: Built file backends by (storage settings row id, version): see services.file_storage.
+    storage: dict[tuple[int, int], Any] = field(default_factory=dict)
 
     def data_engine(self, workspace_id: int) -> Engine:
         """The engine holding a workspace's record tables (the managed database for now)."""

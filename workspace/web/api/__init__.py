@@ -17,6 +17,7 @@ from workspace.web.api.imports import ImportController
 from workspace.web.api.notifications import NotificationController
 from workspace.web.api.record_types import RecordTypeController
 from workspace.web.api.records import RecordController
+from workspace.web.api.storage import StorageController
 from workspace.web.api.tasks import TaskController
 from workspace.web.api.workspaces import MemberController, WorkspaceController
 from workspace.web.errors import API_EXCEPTION_HANDLERS
@@ -40,6 +41,7 @@ def api_router() -> Router:
             ImportController,
             TaskController,
             NotificationController,
+            StorageController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,

@@ -15,6 +15,7 @@ from workspace.web.pages.forms_builder import FormBuilderPages
 from workspace.web.pages.forms_public import PublicFormPages
 from workspace.web.pages.record import RecordPages
 from workspace.web.pages.session import DEPENDENCIES, SessionMiddleware
+from workspace.web.pages.storage import StoragePages
 from workspace.web.pages.table import TablePages
 from workspace.web.pages.workspaces import WorkspacePages
 from workspace.web.templating import STATIC_DIR
@@ -39,6 +40,7 @@ def page_routers() -> list[Router]:
             FilePages,
             DuplicatePages,
             FormBuilderPages,
+            StoragePages,
         ],
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],
