@@ -123,6 +123,11 @@ def test_an_outsider_is_not_an_assignee_and_gets_404(team: Team, make_user):
     body = {"record_type": team.rt["id"], "record": team.ada["id"], "title": "x"}
     refused = team.owner.post(team.tasks, {**body, "assignee": stranger["id"]}, expect=422)
     assert refused["error"]["fields"] == {"assignee": "is not a member of this workspace"}
+    viewer = next(
+        m for m in team.owner.get(f"/workspaces/{team.ws}/members") if m["role"] == "viewer"
+    )
+    refused = team.owner.post(team.tasks, {**body, "assignee": viewer["user_id"]}, expect=422)
+    assert "viewer" in refused["error"]["fields"]["assignee"]
 
     task = team.owner.post(team.tasks, body, expect=201)
     url = f"{team.tasks}/{task['id']}"

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
-from workspace.errors import BadRequest, ValidationFailed
+from workspace.errors import BadRequest, NotFound, ValidationFailed
 from workspace.runtime import Runtime
 from workspace.services.principal import Access
 
@@ -90,6 +90,16 @@ def list_notifications(
     more = len(rows) > limit
     items = [_public(r) for r in rows[:limit]]
     return {"items": items, "next_before": items[-1]["id"] if more else None}
+
+
+def get(runtime: Runtime, acc: Access, notification_id: int) -> dict[str, Any]:
+    """One of the member's own notifications (anyone else's is "not found")."""
+    with transaction(runtime.control) as conn:
+        row = conn.execute(select(N).where(*_mine(acc), N.c.id == notification_id)).mappings()
+        found = row.first()
+    if found is None:
+        raise NotFound("notification not found")
+    return _public(found)
 
 
 def mark_read(runtime: Runtime, acc: Access, ids: list[int] | None = None) -> int:

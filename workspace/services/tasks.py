@@ -246,6 +246,8 @@ def _assignee(conn: Connection, acc: Access, value: Any) -> int | None:
     ).first()
     if member is None:
         raise ValidationFailed.single("assignee", "is not a member of this workspace")
+    if member.role == "viewer":
+        raise ValidationFailed.single("assignee", "is a viewer, who cannot work on tasks")
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workspace.runtime import Runtime
-from workspace.services import record_types, workspaces
+from workspace.services import notifications, record_types, workspaces
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser
 
@@ -21,5 +21,6 @@ def workspace_context(
         "workspace": workspaces.get(runtime, acc),
         "workspaces": workspaces.list_for(runtime, user.principal),
         "types": record_types.list_types(runtime, acc),
+        "unread": notifications.unread_count(runtime, acc),  # the bell (issue #5)
     }
     return acc, context

@@ -27,6 +27,7 @@ from workspace.web.pages.record_views import (
     page_parts,
 )
 from workspace.web.pages.refs import refs_for
+from workspace.web.pages.work_views import work_context
 
 
 def new_form(
@@ -87,6 +88,7 @@ def record_page(
     refs = field_refs(runtime, acc, rt, values, [editing.key] if editing else [])
     context.update(
         page_parts(runtime, acc, rt, record, refs, before),
+        **work_context(runtime, acc, rt, record_id),
         **files_context(runtime, acc, rt, record_id),
         current_type=rt.id,
         ws_id=workspace_id,

@@ -1,7 +1,9 @@
 """A record's activity history as people read it: who, when, through what, old -> new.
 
 The history keeps values as the API showed them at the time (ids, ISO strings); this turns
-them into names and titles, and field keys into the fields' display names.
+them into names and titles, and field keys into the fields' display names. Comments, tasks
+and files are entries of the same history (issue #5), so they come in the one stream in
+order; ``record_timeline_work`` shapes those.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import activity, record_labels, record_types
 from workspace.services.principal import Access
+from workspace.web.pages import record_timeline_work as work
+from workspace.web.pages.record_timeline_work import Change, WorkView
 from workspace.web.templating import when
 
 PAGE = 20
@@ -36,13 +40,6 @@ WITHOUT_ACTOR = {"form": "A public form", "automation": "An automation", "connec
 
 
 @dataclass(frozen=True)
-class Change:
-    field: str
-    old: str | None
-    new: str | None
-
-
-@dataclass(frozen=True)
 class Event:
     id: int
     action: str
@@ -50,6 +47,8 @@ class Event:
     source: str
     at: dt.datetime
     changes: list[Change] = field(default_factory=list)
+    #: A comment, task or file event's own view (see ``record_timeline_work``).
+    work: WorkView | None = None
 
     @property
     def exact(self) -> str:
@@ -75,7 +74,8 @@ def timeline(
     """One page of the record's history, newest first, and where the next page starts."""
     page = activity.for_record(runtime, acc, rt.id, record_id, limit=PAGE, before=before)
     labels = _relation_labels(runtime, acc, rt, page["items"])
-    events = [_event(rt, item, members, labels) for item in page["items"]]
+    views = work.views(runtime, acc, page["items"], members)
+    events = [_event(rt, item, members, labels, views.get(item["id"])) for item in page["items"]]
     return {"events": events, "next_before": page["next_before"]}
 
 
@@ -133,26 +133,43 @@ def _event(
     item: Mapping[str, Any],
     members: Mapping[int, str],
     labels: Mapping[str, Mapping[int, str]],
+    view: WorkView | None = None,
 ) -> Event:
-    changes = []
-    for c in item["changes"] or []:
-        f = rt.field_by_key(c["field"])
-        field_labels = labels.get(c["field"], {})
-        changes.append(
-            Change(
-                field=f.name if f is not None else c["field"],
-                old=value_text(f, c.get("old"), field_labels, members),
-                new=value_text(f, c.get("new"), field_labels, members),
-            )
-        )
     return Event(
         id=item["id"],
         action=item["action"],
         actor=actor_name(item["actor"], item["source"], members),
         source=SOURCES.get(item["source"], f"via {item['source']}"),
         at=item["at"],
-        changes=changes,
+        changes=view.changes if view else _field_changes(rt, item, members, labels),
+        work=view,
     )
+
+
+def _field_changes(
+    rt: RecordTypeDef,
+    item: Mapping[str, Any],
+    members: Mapping[int, str],
+    labels: Mapping[str, Mapping[int, str]],
+) -> list[Change]:
+    changes = []
+    for c in item["changes"] or []:
+        key = _key(c)
+        f = rt.field_by_key(key)
+        field_labels = labels.get(key, {})
+        changes.append(
+            Change(
+                field=f.name if f is not None else key,
+                old=value_text(f, c.get("old"), field_labels, members),
+                new=value_text(f, c.get("new"), field_labels, members),
+            )
+        )
+    return changes
+
+
+def _key(change: Mapping[str, Any]) -> str:
+    """Field changes name the field under ``field``; file entries use ``key``."""
+    return str(change.get("field") or change.get("key") or "")
 
 
 def _relation_labels(
@@ -164,9 +181,7 @@ def _relation_labels(
         for c in item["changes"] or []:
             for side in (c.get("old"), c.get("new")):
                 if isinstance(side, list):
-                    wanted.setdefault(c["field"], set()).update(
-                        v for v in side if isinstance(v, int)
-                    )
+                    wanted.setdefault(_key(c), set()).update(v for v in side if isinstance(v, int))
     found: dict[str, dict[int, str]] = {}
     for key, ids in wanted.items():
         f = rt.field_by_key(key)

@@ -13,10 +13,12 @@ from workspace.web.pages.duplicates import DuplicatePages
 from workspace.web.pages.files import FilePages
 from workspace.web.pages.forms_builder import FormBuilderPages
 from workspace.web.pages.forms_public import PublicFormPages
+from workspace.web.pages.inbox import InboxPages
 from workspace.web.pages.record import RecordPages
 from workspace.web.pages.session import DEPENDENCIES, SessionMiddleware
 from workspace.web.pages.storage import StoragePages
 from workspace.web.pages.table import TablePages
+from workspace.web.pages.work import WorkPages
 from workspace.web.pages.workspaces import WorkspacePages
 from workspace.web.templating import STATIC_DIR
 
@@ -37,6 +39,8 @@ def page_routers() -> list[Router]:
             DesignerPages,
             TablePages,
             RecordPages,
+            WorkPages,
+            InboxPages,
             FilePages,
             DuplicatePages,
             FormBuilderPages,
