@@ -97,12 +97,15 @@ def main() -> None:
 
 def run(pid: int, api: str, token: str, sizes: list[int], folder: Path) -> None:
     client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=600)
-    for _ in range(100):
+    deadline = time.monotonic() + 120
+    while True:
         try:
-            client.get("/me")
+            client.get("/me").raise_for_status()
             break
         except httpx.TransportError:
-            time.sleep(0.1)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     ws = client.post("/workspaces", json={"name": "Bench"}).json()["id"]
     spec = {"name": "Doc", "fields": [{"name": "Name", "type": "text"}]}
     rt = client.post(f"/workspaces/{ws}/types", json=spec).json()["id"]
