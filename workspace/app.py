@@ -24,6 +24,7 @@ from workspace.web.api import PREFIX, api_router
 from workspace.web.page_errors import APP_EXCEPTION_HANDLERS
 from workspace.web.pages.routes import page_routers
 from workspace.web.templating import template_config
+from workspace.web.uploads import close_uploaded_files
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
         route_handlers=handlers,
         lifespan=[lifespan],
         exception_handlers=APP_EXCEPTION_HANDLERS,
+        middleware=[close_uploaded_files],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         plugins=[HTMXPlugin()],

@@ -13,6 +13,7 @@ from workspace.web.pages.duplicates import DuplicatePages
 from workspace.web.pages.files import FilePages
 from workspace.web.pages.forms_builder import FormBuilderPages
 from workspace.web.pages.forms_public import PublicFormPages
+from workspace.web.pages.imports import ImportPages
 from workspace.web.pages.inbox import InboxPages
 from workspace.web.pages.record import RecordPages
 from workspace.web.pages.session import DEPENDENCIES, SessionMiddleware
@@ -44,6 +45,7 @@ def page_routers() -> list[Router]:
             FilePages,
             DuplicatePages,
             FormBuilderPages,
+            ImportPages,
             StoragePages,
         ],
         dependencies=DEPENDENCIES,
