@@ -27,7 +27,7 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.runtime import Runtime
-from workspace.services import file_storage, storage_migration
+from workspace.services import file_storage, storage_copier, storage_migration
 from workspace.services.file_blobs import run_async
 from workspace.services.files import blob_name
 from workspace.services.principal import Access
@@ -244,7 +244,7 @@ def test_a_damaged_blob_stops_the_migration_and_nothing_switches(
     save_draft(api, ws, "s3", moto_s3.config())
 
     claim = storage_migration.begin(runtime, access)
-    assert storage_migration.run(runtime, claim) == "failed"
+    assert storage_copier.run(runtime, claim) == "failed"
     got = api.get(f"/workspaces/{ws}/storage")
     migration = got["migration"]
     assert migration["state"] == "failed" and migration["done_objects"] == 3
@@ -279,7 +279,7 @@ def test_files_arriving_during_a_migration_are_not_lost(
     assert s3.location.startswith("S3") and run_async(s3.exists, blob_name(new_sha))
     assert [b.location for b in file_storage.read_backends(runtime, ws)][1] == old.location
 
-    assert storage_migration.run(runtime, claim) == "done"
+    assert storage_copier.run(runtime, claim) == "done"
     all_verified(s3, [*before, late_sha, new_sha])
     assert progress_of(runtime, ws).total_objects == 6
 
@@ -307,7 +307,7 @@ def test_a_migration_left_by_a_dead_process_resumes_on_server_start(
     assert progress_of(runtime, ws).state == "done"
     all_verified(file_storage.write_backend(runtime, ws), hashes)
     # The dead process's lease token no longer counts.
-    assert storage_migration.run(runtime, claim) == "lost"
+    assert storage_copier.run(runtime, claim) == "lost"
 
 
 def test_reads_fall_back_to_the_old_backend_until_it_is_retired(
@@ -315,7 +315,7 @@ def test_reads_fall_back_to_the_old_backend_until_it_is_retired(
 ):
     hashes = [add_file(runtime, ws, payload(i, 1_000)) for i in range(3)]
     save_draft(api, ws, "s3", moto_s3.config())
-    assert storage_migration.run(runtime, storage_migration.begin(runtime, access)) == "done"
+    assert storage_copier.run(runtime, storage_migration.begin(runtime, access)) == "done"
     # A blob only the old folder has (say, restored there by hand) is still found.
     old = file_storage.read_backends(runtime, ws)[1]
     only_old = payload(9, 1_000)

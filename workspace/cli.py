@@ -15,6 +15,7 @@ from workspace.services import (
     definitions,
     duplicates,
     files,
+    storage_copier,
     storage_migration,
     users,
     workspaces,
@@ -202,7 +203,7 @@ def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -
             principal = Principal(account["id"], account["email"], source="cli")
             acc = workspaces.access(runtime, principal, workspace_id)
             claim = storage_migration.begin(runtime, acc)
-            states = {claim.migration_id: storage_migration.run(runtime, claim)}
+            states = {claim.migration_id: storage_copier.run(runtime, claim)}
         else:
             raise click.UsageError("give WORKSPACE_ID --as EMAIL, or --resume")
         for migration_id in states:
