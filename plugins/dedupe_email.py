@@ -104,6 +104,22 @@ def email_key(value: Any) -> str | None:
     return f"{local}@{domain}"
 
 
+#: Labels under a country code that name a kind of organisation, not one ("acme.co.uk").
+SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "ltd"})
+
+
+def domain_name(key: str | None) -> str | None:
+    """The label that names the organisation in a normalised address's domain: "acme" for
+    "jane@mail.acme.co.uk". A work address names its employer this way; a mail provider's
+    domain names only the provider, which matches no employer but the provider itself."""
+    if not key:
+        return None
+    labels = key.rpartition("@")[2].split(".")[:-1]  # the top-level domain goes
+    if len(labels) > 1 and labels[-1] in SECOND_LEVEL:
+        labels = labels[:-1]
+    return labels[-1] if labels and labels[-1] else None
+
+
 class EmailRule(DedupeRule):
     """Same mailbox: equal after trimming, case, IDNA and the provider's own aliasing."""
 

@@ -21,6 +21,10 @@ swapped first/last name is the most common data-entry slip). Decisions:
 - With two fields (first name, last name) the rule reads them as "last, first", so a title in
   the first field or a suffix in the last is still recognised. A single filled field is read
   as a full name.
+- Nicknames ("Bob" for Robert) are not folded into the key: "Pat" is Patricia or Patrick, so
+  an exact rule would merge two people. ``nickname_of`` tells the fuzzy ``contact`` rule that
+  two given names may be one person's, from the ``nicknames`` package (a hand-curated list
+  of English given names and their nicknames, Apache-2.0).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from itertools import product
 from typing import Any
 
 from nameparser import parse
+from nicknames import NickNamer
 
 from plugins.dedupe_text import compact, fold_letters, spellings, text_of
 from workspace import DedupeRule, RuleContext, hookimpl
@@ -102,6 +107,24 @@ def name_keys(name: PersonName | None) -> set[str]:
     givens = {compact(s) for s in spellings(name.raw_given)}
     families = {compact(s) for s in spellings(name.raw_family)}
     return {" ".join(sorted(pair)) for pair in product(givens, families) if all(pair)}
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@lru_cache(maxsize=65536)
+def nickname_of(a: str, b: str) -> bool:
+    """Whether two different given names (folded) can be one person's: one is a known
+    nickname of the other ("bob" / "robert"), or both are nicknames of one name ("bob" /
+    "rob")."""
+    if a == b or not a or not b:
+        return False
+    names = _nicknamer()
+    if b in names.nicknames_of(a) or a in names.nicknames_of(b):
+        return True
+    return bool(names.canonicals_of(a) & names.canonicals_of(b))
 
 
 class PersonNameRule(DedupeRule):

@@ -7,6 +7,8 @@ rule would.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -419,9 +421,8 @@ def test_contact_blocking_keys():
     assert keys == {
         "email:jsmith@gmail.com",
         "phone:+16502530000",
-        "name:SM0:j",  # metaphone of the family name + given initial
-        "name:JN:s",  # and swapped, for a swapped first/last name
-        "sound:S530:j",  # Soundex survives "Smtih"
+        "name:JN:SM0",  # metaphones of given and family name, sorted (swaps meet)
+        "sound:S530:j",  # Soundex + initial survives "Smtih" and meets "J. Smith"
         "company:acme:j",
     }
     assert contact.keys([None], US) == set()
@@ -435,6 +436,86 @@ def test_contact_blocking_keys_pair_typos_but_not_strangers():
         ["John Smith", None, "650 253 0000 x1", "Acme"],
         ["Priya Patel", None, "650 253 0000 x2", "Acme"],
     )
+
+
+def test_contact_blocking_keys_meet_initials_and_swaps():
+    assert shares_a_key(["J. Smith"], ["John Smith"])
+    assert shares_a_key(["Smith John"], ["John Smith"])
+    assert shares_a_key(["Bob Smith", "bob@acme.com"], ["Robert Smith", "bob@acme.com"])
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # A nickname of the given name, with the same mailbox or number.
+        (["Bob Carter", "rcarter@yahoo.com"], ["Robert Carter", "rcarter@yahoo.com"]),
+        (["Jim Hunter", None, "952 663 7033"], ["James Hunter", None, "+19526637033"]),
+        # One letter of the mailbox slipped (dropped, swapped, doubled, mistyped).
+        (["Jenna Walker", "jenna960@gmx.de"], ["jnena walker", "jena960@gmx.de"]),
+        (["Andrew Johnson", "ajonhson2@outlook.com"], ["Andrew Johnson", "ajohnson2@outlook.com"]),
+        # The company of one is the domain of the other's work address.
+        (
+            ["Barry Taylor", "barry.taylor@garciaandsanchez.com"],
+            ["Barry Taylor", "btaylor3@gmail.com", "+16123189969", "Garcia & Sanchez Corp"],
+        ),
+    ],
+)
+def test_contact_nicknames_mailbox_typos_and_work_domains(a, b):
+    assert shares_a_key(a, b)
+    assert contact.score(a, b, US).value >= THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Mailboxes that differ by a digit, a separator or the first letter are how a mail
+        # server tells namesakes and colleagues apart: no typo.
+        (["Brittany Smith", "bsmith@black.com"], ["Brittany Smith", "bsmith2@black.com"]),
+        (["Thomas Lopez", "thomaslopez@gmail.com"], ["Thomas Lopez", "thomas_lopez@gmail.com"]),
+        (["J. Smith", "jsmith@acme.com"], ["A. Smith", "asmith@acme.com"]),
+        # A free mail provider's domain names no employer.
+        (["Ann Lee", "ann.lee@gmail.com", None, "Acme"], ["Ann Lee", "alee@gmail.com"]),
+        # Different people whose given names are not nicknames of each other.
+        (["John Smith", None, "650 253 0000"], ["Mary Smith", None, "650 253 0000"]),
+    ],
+)
+def test_contact_no_typo_or_employer_where_there_is_none(a, b):
+    reasons = " ".join(contact.score(a, b, US).reasons)
+    assert "typo" not in reasons
+    assert "same company" not in reasons
+    assert "nickname" not in reasons
+
+
+def test_contact_weighs_address_and_date_of_birth():
+    # name, email, phone, company, address, date of birth
+    same = contact.score(
+        ["Paige Lowe", None, "+61 2 9253 4242", None, "12 Wattle St", "1956-04-09"],
+        ["paige lowe", None, "+61 2 9586 0195", None, "12 wattle st.", dt.date(1956, 4, 9)],
+        US,
+    )
+    assert same.value >= THRESHOLD
+    assert "same date of birth (+6.0)" in same.reasons
+    assert "same address (weak: a household shares it) (+1.5)" in same.reasons
+    # Namesakes born on other days, on other streets.
+    namesakes = contact.score(
+        ["John Smith", None, None, None, "1 Main St", "19560409"],
+        ["John Smith", None, None, None, "80 Elm Road", "19810322"],
+        US,
+    )
+    assert namesakes.value < THRESHOLD
+    # A household: same surname and address, another given name and birthday.
+    household = contact.score(
+        ["John Smith", None, None, None, "1 Main St", "19560409"],
+        ["Mary Smith", None, None, None, "1 Main Street", "19590611"],
+        US,
+    )
+    assert household.value < 0.1
+
+
+def test_contact_blocks_on_date_of_birth():
+    a = ["Jhon Smtih", None, None, None, None, "1956-04-09"]
+    assert "born:19560409" in contact.keys(a, US)
+    assert shares_a_key(a, ["Smith Jon", None, None, None, None, dt.date(1956, 4, 9)])
 
 
 def test_contact_without_anything_to_compare_scores_zero():

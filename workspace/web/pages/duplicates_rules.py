@@ -23,7 +23,7 @@ from workspace.services.dedupe_rules import CREATE_MODES, POLICIES, UPDATE_MODES
 
 #: What each position of a multi-field rule reads (the rule's own order).
 SLOT_NAMES = {
-    "contact": ("Name", "Email", "Phone", "Company"),
+    "contact": ("Name", "Email", "Phone", "Company", "Address", "Date of birth"),
     "person_name": ("Full name, or first name", "Last name"),
 }
 #: Built-in rules in the order the add form offers them: the most telling first.
@@ -67,9 +67,9 @@ RULE_HELP = {
     "“&” or “and”, and accents.",
     "person_name": "Same given and family name, in either order, ignoring titles, middle "
     "names and accents.",
-    "contact": "Weighs name, email, phone and company together and scores each pair, so "
-    "it finds typos and swapped names. It never refuses a record: likely pairs go to the "
-    "review queue.",
+    "contact": "Weighs name, email, phone, company, address and date of birth together and "
+    "scores each pair, so it finds typos, nicknames and swapped names. It never refuses a "
+    "record: likely pairs go to the review queue.",
 }
 
 
