@@ -329,3 +329,42 @@ def generate(n_records: int, seed: int = 4) -> Dataset:
         companies=len(world.companies),
         households=world.households,
     )
+
+
+#: The contacts type an admin would make for these exports.
+CRM_FIELDS = [
+    {"name": "Name", "type": "text"},
+    {"name": "Email", "type": "email"},
+    {"name": "Phone", "type": "phone"},
+    {"name": "Company", "type": "text"},
+    {"name": "Street", "type": "text"},
+    {"name": "City", "type": "text"},
+    {"name": "Postcode", "type": "text"},
+    {"name": "Source", "type": "text"},
+]
+
+#: The rules an admin would pick for people: the fuzzy ``contact`` rule on name, email,
+#: phone, company and street (it uses the email, phone, company and person-name normalisations of
+#: the exact rules), and the exact ``email`` rule. Exact phone, company or person-name rules
+#: would call colleagues, households and namesakes one customer. Both queue pairs only, so
+#: the scan decides (writes are not checked: "off").
+RULES = [
+    {
+        "rule": "contact",
+        "fields": ["name", "email", "phone", "company", "street"],
+        "on_create": "off",
+        "on_update": "off",
+    },
+    {"rule": "email", "fields": ["email"], "on_create": "off", "on_update": "off"},
+]
+
+
+def labelled(n_records: int, seed: int = 4) -> Any:
+    """The set as ``dedupe_metrics.LabelledSet`` (imported here: the generator stands alone)."""
+    from dedupe_metrics import LabelledSet
+
+    data = generate(n_records, seed)
+    name = f"CRM {n_records // 1000}k" if n_records >= 1000 else f"CRM {n_records}"
+    return LabelledSet(
+        name=name, records=data.records, entity=data.entity, fields=CRM_FIELDS, rules=RULES
+    )

@@ -39,10 +39,16 @@ FIELDS = [
     {"name": "Phone", "type": "phone"},
 ]
 
-#: The fuzzy ``contact`` rule on name and phone (no email or company in FEBRL), and the exact
-#: ``phone`` rule (the stand-in identifier equal) in warn mode: both only queue pairs.
+#: The fuzzy ``contact`` rule on name, phone, street and date of birth (no email or company in
+#: FEBRL), and the exact ``phone`` rule (the stand-in identifier equal): both only queue pairs
+#: (writes are not checked: "off"), so the scan decides.
 RULES = [
-    {"rule": "contact", "fields": ["name", None, "phone"], "on_create": "off", "on_update": "off"},
+    {
+        "rule": "contact",
+        "fields": ["name", None, "phone", None, "street", "date_of_birth"],
+        "on_create": "off",
+        "on_update": "off",
+    },
     {"rule": "phone", "fields": ["phone"], "on_create": "off", "on_update": "off"},
 ]
 
