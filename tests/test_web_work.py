@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.web import HX, csrf, log_in, page_user
-from workspace.services import comments, record_types, records, tasks, workspaces
+from workspace.db import transaction
+from workspace.services import activity, comments, record_types, records, tasks, workspaces
 from workspace.services.definitions import open_type
 from workspace.services.principal import Principal
 
@@ -325,3 +326,45 @@ def test_notifications_of_others_and_outsiders_are_not_found(client, desk):
     log_in(client, outsider)
     assert client.get(f"/w/{desk.ws}/tasks").status_code == 404
     assert client.get(f"/w/{desk.ws}/notifications").status_code == 404
+
+
+def test_file_entries_show_name_size_and_download_link(client, desk):
+    def note(action: str, old: Any, new: Any) -> None:
+        change = {"key": "file", "field": "file", "old": old, "new": new}
+        entry = activity.Entry(desk.ada["id"], action, [change])
+        with transaction(desk.runtime.control, write=True) as conn:
+            activity.write(conn, desk.acc.principal, desk.ws, desk.type_id, [entry])
+
+    pdf = {
+        "id": 7,
+        "name": "quote <b>2026</b>.pdf",
+        "size": 1234,
+        "content_type": "application/pdf",
+    }
+    note("file_added", None, pdf)
+    note("file_deleted", pdf, None)
+    note("file_restored", None, {**pdf, "size": 5 * 1024 * 1024})
+    log_in(client, desk.owner)
+    timeline = timeline_of(client.get(desk.url).text)
+    restored, deleted, added = re.findall(r'<li class="event event-file.*?</li>', timeline, re.S)
+    assert "restored a file" in restored and "(5.0 MB)" in restored
+    assert "deleted a file" in deleted and 'href="' not in deleted
+    assert "attached a file" in added and "(1.2 KB)" in added
+    assert f'href="/w/{desk.ws}/files/7"' in added
+    assert "quote &lt;b&gt;2026&lt;/b&gt;.pdf" in added and "<b>2026" not in timeline
+
+
+def test_older_activity_pages_through_comments_and_field_changes(client, desk):
+    for n in range(24):
+        comments.add(desk.runtime, desk.acc, desk.rt, desk.ada["id"], f"note {n}")
+    log_in(client, desk.owner)
+    first = timeline_of(client.get(desk.url).text)
+    assert "<p>note 23</p>" in first and "<p>note 4</p>" in first
+    assert "<p>note 3</p>" not in first
+    before = re.search(r"/activity\?before=(\d+)", first).group(1)
+    older = client.get(f"{desk.url}/activity?before={before}", headers=HX).text
+    assert [f"note {n}" for n in (3, 2, 1, 0)] == re.findall(r"<p>(note \d+)</p>", older)
+    assert "created this record" in older
+    assert "Show older activity" not in older
+    plain = client.get(f"{desk.url}?before={before}").text
+    assert "<p>note 0</p>" in plain

@@ -512,7 +512,7 @@ storage_migrations = Table(
     Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("source_id", BigInteger, nullable=False),
     Column("target_id", BigInteger, nullable=False),
-    # running | failed | done
+    # running | failed | done | abandoned (given up after failing; the old backend stayed)
     Column("state", String(16), nullable=False),
     Column("total_objects", Integer, nullable=False, default=0),
     Column("total_bytes", BigInteger, nullable=False, default=0),
