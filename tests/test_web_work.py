@@ -368,3 +368,12 @@ def test_older_activity_pages_through_comments_and_field_changes(client, desk):
     assert "Show older activity" not in older
     plain = client.get(f"{desk.url}?before={before}").text
     assert "<p>note 0</p>" in plain
+
+
+def test_the_home_feed_reads_comment_and_task_entries(client, desk):
+    comments.add(desk.runtime, desk.acc, desk.rt, desk.ada["id"], "hello")
+    tasks.create(desk.runtime, desk.acc, desk.rt, desk.ada["id"], {"title": "Call"})
+    log_in(client, desk.owner)
+    home = client.get(f"/w/{desk.ws}").text
+    assert "comment added via api" in home and "task added via api" in home
+    assert "comment_added" not in home
