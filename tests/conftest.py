@@ -173,3 +173,16 @@ def access(runtime: Runtime, owner: tuple[dict[str, Any], str], ws: int) -> Acce
     """Service-level access of ``owner`` to ``ws`` (for tests below the HTTP layer)."""
     user = owner[0]
     return workspaces.access(runtime, Principal(user["id"], user["email"]), ws)
+
+
+@pytest.fixture
+def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database on the backend under test, for migrating step by step."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"ws_migrate_{os.getpid()}"
+    _run_admin(f"DROP DATABASE IF EXISTS `{name}`")
+    _run_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    _run_admin(f"DROP DATABASE IF EXISTS `{name}`")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, make_url, select
+from sqlalchemy import Engine, insert, select
 
-from tests.conftest import MYSQL_URL, _run_admin
 from tests.helpers import Api, field, make_type
 from workspace import migrate
 from workspace import models as m
@@ -175,19 +171,6 @@ def test_a_name_taken_by_a_simultaneous_save_is_the_same_422(runtime, access, rt
     assert caught.value.fields == {"name": "another view of this record type has it"}
     assert len(calls) == 2  # the check before the insert, and the look after it failed
     assert [v["name"] for v in views.list_views(runtime, access, rt)] == ["Pipeline"]
-
-
-@pytest.fixture
-def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database on the backend under test, for migrating step by step."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"ws_migrate_{os.getpid()}"
-    _run_admin(f"DROP DATABASE IF EXISTS `{name}`")
-    _run_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
-    _run_admin(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def _downgrade(engine: Engine, revision: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import LONGBLOB
 
 from workspace.schema.coltypes import UtcDateTime, exact_string
 
@@ -173,7 +174,8 @@ idempotency_keys = Table(
     Column("state", String(16), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("response_headers", JSON, nullable=True),
-    Column("response_body", LargeBinary(length=2**24), nullable=True),
+    # LONGBLOB on MySQL, which is what LargeBinary(length=2**24) has always created there.
+    Column("response_body", LargeBinary().with_variant(LONGBLOB(), "mysql"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
@@ -404,82 +406,6 @@ notifications = Table(
     sqlite_autoincrement=True,
 )
 
-# --- imports (issue #4: every entry path dedupes; nothing lost) ---
-
-imports = Table(
-    "imports",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", BigInteger, nullable=False),
-    Column("record_type_id", BigInteger, nullable=False),
-    # The uploaded file's name, for people; never used as a path.
-    Column("name", String(255), nullable=False),
-    Column("created_by", BigInteger, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    # uploaded (rows kept, not yet written) | running | done
-    Column("status", String(16), nullable=False),
-    Column("headers", JSON, nullable=False),
-    # {column index (text): field key} and the duplicate policy of the last run.
-    Column("mapping", JSON, nullable=False),
-    Column("policy", String(16), nullable=True),
-    Column("finished_at", UtcDateTime, nullable=True),
-    Index("ix_imports_type", "record_type_id", "id"),
-    sqlite_autoincrement=True,
-)
-
-import_rows = Table(
-    "import_rows",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("import_id", ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
-    # 1 = the first row under the header, as a spreadsheet user counts them.
-    Column("row_number", Integer, nullable=False),
-    # The row's cells as read from the file, before anything was made of them.
-    Column("cells", JSON, nullable=False),
-    # pending | created | updated | unchanged | rejected
-    Column("outcome", String(16), nullable=False),
-    Column("record_id", BigInteger, nullable=True),
-    # Why a row was rejected ({field: reason}) or what else happened (queued for review).
-    Column("detail", JSON, nullable=True),
-    UniqueConstraint("import_id", "row_number"),
-    Index("ix_import_rows_outcome", "import_id", "outcome", "row_number"),
-    sqlite_autoincrement=True,
-)
-
-# --- files (issue #5) ---
-
-files = Table(
-    "files",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
-    # No foreign key to the record (per-type tables, perhaps in another database). A merge
-    # moves a loser's files to the survivor (``record_id``); ``origin_record_id`` is the
-    # record they were uploaded to, which is how undoing the merge finds them again.
-    Column("record_type_id", BigInteger, nullable=False),
-    Column("record_id", BigInteger, nullable=False),
-    Column("origin_record_id", BigInteger, nullable=False),
-    # The file field it was attached through; NULL for a general attachment of the record.
-    Column("field_id", BigInteger, nullable=True),
-    # The name as uploaded (cleaned of path parts and control characters); shown, never
-    # used to build a path: the bytes live under blob_name(sha256) in the storage backend.
-    Column("name", String(255), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    # Sniffed from the bytes, never taken from the client.
-    Column("content_type", String(100), nullable=False),
-    # Lowercase hex SHA-256 of the content: the blob's address and its check on every read.
-    Column("sha256", String(64), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("created_by", BigInteger, nullable=True),
-    # Soft delete: restorable until ``workspace files purge`` removes it after 30 days.
-    Column("deleted_at", UtcDateTime, nullable=True),
-    Column("deleted_by", BigInteger, nullable=True),
-    Index("ix_files_record", "record_type_id", "record_id", "id"),
-    Index("ix_files_blob", "workspace_id", "sha256"),
-    Index("ix_files_deleted", "deleted_at"),
-    sqlite_autoincrement=True,
-)
-
 # --- storage settings (issue #5) ---
 
 storage_configs = Table(
@@ -544,6 +470,82 @@ storage_migration_items = Table(
     # Set once the copy on the target was read back and its sha256 matched.
     Column("done", Boolean, nullable=False, default=False),
     Index("ix_storage_migration_items_todo", "migration_id", "done", "sha256"),
+)
+
+# --- files (issue #5) ---
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to the record (per-type tables, perhaps in another database). A merge
+    # moves a loser's files to the survivor (``record_id``); ``origin_record_id`` is the
+    # record they were uploaded to, which is how undoing the merge finds them again.
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("origin_record_id", BigInteger, nullable=False),
+    # The file field it was attached through; NULL for a general attachment of the record.
+    Column("field_id", BigInteger, nullable=True),
+    # The name as uploaded (cleaned of path parts and control characters); shown, never
+    # used to build a path: the bytes live under blob_name(sha256) in the storage backend.
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # Sniffed from the bytes, never taken from the client.
+    Column("content_type", String(100), nullable=False),
+    # Lowercase hex SHA-256 of the content: the blob's address and its check on every read.
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    # Soft delete: restorable until ``workspace files purge`` removes it after 30 days.
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Column("deleted_by", BigInteger, nullable=True),
+    Index("ix_files_record", "record_type_id", "record_id", "id"),
+    Index("ix_files_blob", "workspace_id", "sha256"),
+    Index("ix_files_deleted", "deleted_at"),
+    sqlite_autoincrement=True,
+)
+
+# --- imports (issue #4: every entry path dedupes; nothing lost) ---
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    # The uploaded file's name, for people; never used as a path.
+    Column("name", String(255), nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # uploaded (rows kept, not yet written) | running | done
+    Column("status", String(16), nullable=False),
+    Column("headers", JSON, nullable=False),
+    # {column index (text): field key} and the duplicate policy of the last run.
+    Column("mapping", JSON, nullable=False),
+    Column("policy", String(16), nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_imports_type", "record_type_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+import_rows = Table(
+    "import_rows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("import_id", ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
+    # 1 = the first row under the header, as a spreadsheet user counts them.
+    Column("row_number", Integer, nullable=False),
+    # The row's cells as read from the file, before anything was made of them.
+    Column("cells", JSON, nullable=False),
+    # pending | created | updated | unchanged | rejected
+    Column("outcome", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    # Why a row was rejected ({field: reason}) or what else happened (queued for review).
+    Column("detail", JSON, nullable=True),
+    UniqueConstraint("import_id", "row_number"),
+    Index("ix_import_rows_outcome", "import_id", "outcome", "row_number"),
+    sqlite_autoincrement=True,
 )
 
 __all__ = [

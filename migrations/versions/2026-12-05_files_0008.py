@@ -27,7 +27,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("workspace_id", sa.BigInteger(), nullable=False),
+        sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("record_type_id", sa.BigInteger(), nullable=False),
         sa.Column("record_id", sa.BigInteger(), nullable=False),
         sa.Column("origin_record_id", sa.BigInteger(), nullable=False),
@@ -56,8 +56,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("files", schema=None) as batch_op:
-        batch_op.drop_index("ix_files_deleted")
-        batch_op.drop_index("ix_files_blob")
-        batch_op.drop_index("ix_files_record")
+    # Dropping the table drops its indexes; MySQL refuses to drop an index that a foreign
+    # key needs on its own.
     op.drop_table("files")
