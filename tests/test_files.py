@@ -209,7 +209,10 @@ def test_delete_restore_and_the_activity_history(api, rec):
     assert [x["id"] for x in api.get(rec["files"], deleted="true", expect=200)["items"]] == [
         f["id"]
     ]
+    # Deleted means not served, also through an old link (the timeline's, say).
+    assert download(api, rec["ws"], f["id"], expect=404).json()["error"]["deleted"] is True
     assert api.post(path + "/restore", expect=200)["deleted_at"] is None
+    assert download(api, rec["ws"], f["id"]).content == b"hello"
     assert [x["id"] for x in api.get(rec["files"], expect=200)["items"]] == [f["id"]]
 
     brief = {"id": f["id"], "name": "a.txt", "size": 5, "content_type": "text/plain"}

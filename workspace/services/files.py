@@ -222,8 +222,11 @@ def get_file(runtime: Runtime, acc: Access, file_id: int) -> dict[str, Any]:
 
 
 def open_file(runtime: Runtime, acc: Access, file_id: int) -> Download:
-    """The file and its bytes, verified against the hash before any of them is handed out."""
+    """The file and its bytes, verified against the hash before any of them is handed out.
+    A deleted file is not served (restore it first)."""
     file = get_file(runtime, acc, file_id)
+    if file["deleted_at"] is not None:
+        raise NotFound("file is deleted; restore it to download it", details={"deleted": True})
     backends = file_storage.read_backends(runtime, acc.workspace_id)
     label = f"{file['name']!r} (file {file_id})"
     content = file_blobs.fetch(backends, blob_name(file["sha256"]), file["sha256"], label)
