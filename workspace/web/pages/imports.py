@@ -43,7 +43,9 @@ class ImportPages(Controller):
     path = "/w/{workspace_id:int}"
 
     @get(BASE, sync_to_thread=True)
-    def index(self, runtime: RuntimeDep, user: UserDep, workspace_id: int, type_id: int) -> Any:
+    def index(
+        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, type_id: int
+    ) -> Template:
         return _index(runtime, user, workspace_id, type_id)
 
     @post(BASE, status_code=303)
