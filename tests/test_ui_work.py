@@ -138,3 +138,40 @@ def test_edit_a_comment_and_a_task_in_place(page, live_server, request):
     assert "changed a task" in entry.inner_text()
     assert "Bob Builder" in entry.inner_text() and "Call back on Monday" in entry.inner_text()
     screenshot(page, request, "after-edits")
+
+
+def test_comments_and_tasks_work_without_javascript(browser, live_server, request):
+    t = team(live_server)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        log_in(page, live_server, t["olivia"]["email"])
+        page.goto(t["url"])
+        page.get_by_test_id("comment-text").fill("Plain _post_")
+        page.get_by_role("button", name="Comment").click()
+        page.wait_for_url(re.compile(r"#comment-\d+$"))
+        assert page.get_by_test_id("comment-body").first.inner_text() == "Plain post"
+
+        page.locator("#tasks").get_by_label("Due").fill("2026-12-31")
+        page.locator("#tasks").get_by_role("button", name="Add task").click()
+        page.get_by_role("heading", name="New task on Ada Lovelace").wait_for()
+        assert "Title must not be empty." in page.locator("form").last.inner_text()
+        screenshot(page, request, "task-refused-no-js")
+        page.get_by_label("Title").fill("Post the letter")
+        page.get_by_role("button", name="Add task").click()
+        page.wait_for_url(re.compile(r"#task-\d+$"))
+        task = page.get_by_test_id("task").filter(has_text="Post the letter")
+        assert "due 2026-12-31" in task.inner_text()
+
+        task.get_by_role("link", name="Edit task: Post the letter").click()
+        page.get_by_role("heading", name="Edit task").wait_for()
+        page.get_by_label("Done").check()
+        screenshot(page, request, "task-edit-no-js")
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url(re.compile(r"#task-\d+$"))
+        assert "completed a task" in page.get_by_test_id("timeline").inner_text()
+    finally:
+        context.close()
