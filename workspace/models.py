@@ -548,10 +548,53 @@ import_rows = Table(
     sqlite_autoincrement=True,
 )
 
+# --- data databases (issue #6) ---
+
+data_databases = Table(
+    "data_databases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # A customer's MySQL the workspace's record tables live in (no row: the managed one).
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("database_name", String(64), nullable=False),
+    Column("user_name", String(80), nullable=False),
+    # {"password": ...} sealed with workspace.crypto; never shown again.
+    Column("sealed", String(4000), nullable=False),
+    Column("tls", Boolean, nullable=False, default=False),
+    # PEM text of the CA that signed the server's certificate; NULL: the system's CAs.
+    Column("ca_cert", Text, nullable=True),
+    # active (record tables live there) | retired (no longer used; left as it was)
+    Column("role", String(16), nullable=False),
+    # Bumped on every edit: engines are built and cached per (id, version).
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_data_databases_workspace", "workspace_id", "role"),
+    sqlite_autoincrement=True,
+)
+
+data_views = Table(
+    "data_views",
+    metadata,
+    # No foreign key to the record type: the row outlives a deleted type until its view
+    # is dropped from the data database.
+    Column("record_type_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # The data_databases row the view was created in.
+    Column("data_database_id", BigInteger, nullable=False),
+    # The readable view's name there (v_<type name>).
+    Column("view_name", String(64), nullable=False),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
     "comments",
+    "data_databases",
+    "data_views",
     "dedupe_rules",
     "duplicate_pairs",
     "fields",
