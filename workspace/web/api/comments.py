@@ -13,7 +13,7 @@ from workspace.web.api.bodies import Body
 from workspace.web.api.deps import PrincipalDep, RuntimeDep
 
 
-class CommentIn(Body):
+class CommentBody(Body):
     #: Plain text; **bold**, _italic_, `code` and links are formatted when shown, and
     #: ``@handle`` (the part of a member's email before the @) mentions and notifies them.
     body: str
@@ -44,7 +44,7 @@ class CommentController(Controller):
         workspace_id: int,
         record_type_id: int,
         record_id: int,
-        data: JSONBody[CommentIn],
+        data: JSONBody[CommentBody],
     ) -> Response[dict[str, Any]]:
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
         return Response(comments.add(runtime, acc, rt, record_id, data.body), status_code=201)
@@ -63,7 +63,7 @@ class CommentController(Controller):
         principal: PrincipalDep,
         workspace_id: int,
         comment_id: int,
-        data: JSONBody[CommentIn],
+        data: JSONBody[CommentBody],
     ) -> dict[str, Any]:
         """Only the author edits a comment; the old text stays in the record's activity."""
         acc = workspaces.access(runtime, principal, workspace_id)

@@ -12,7 +12,7 @@ from workspace.web.api.bodies import Body
 from workspace.web.api.deps import PrincipalDep, RuntimeDep
 
 
-class ReadIn(Body):
+class MarkReadBody(Body):
     #: The notifications to mark read; null marks every unread one.
     ids: list[int] | None = None
 
@@ -45,7 +45,7 @@ class NotificationController(Controller):
         runtime: RuntimeDep,
         principal: PrincipalDep,
         workspace_id: int,
-        data: JSONBody[ReadIn],
+        data: JSONBody[MarkReadBody],
     ) -> dict[str, Any]:
         acc = workspaces.access(runtime, principal, workspace_id)
         return {"marked": notifications.mark_read(runtime, acc, data.ids)}
