@@ -10,11 +10,14 @@ in memory.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import functools
 import hashlib
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from typing import IO, Any, BinaryIO, TypeVar
 
@@ -38,11 +41,19 @@ class FileDamaged(WorkspaceError):
 
 
 def run_async(func: Callable[..., Coroutine[Any, Any, T]], *args: object) -> T:
-    """Run an async backend call to the end from sync code (never the event loop's thread).
+    """Run an async backend call to the end from sync code.
 
-    A fresh context: the worker thread inherits the request's context variables, which
-    would tell anyio that asyncio is running here already."""
-    return contextvars.Context().run(anyio.run, func, *args)
+    A fresh context: a worker thread inherits the request's context variables, which would
+    tell anyio that asyncio is running here already. A thread that does run an event loop
+    (a sync caller inside async code, such as Playwright's sync API in the tests) hands the
+    call to a thread of its own instead of failing."""
+    call = functools.partial(contextvars.Context().run, anyio.run, func, *args)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 def storage_failed(exc: StorageError) -> Unavailable:
