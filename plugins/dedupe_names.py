@@ -43,6 +43,10 @@ from workspace import DedupeRule, RuleContext, hookimpl
 
 #: Longer text is not a person's name; parsing it would only cost time.
 MAX_CHARS = 200
+#: Parsed names kept: a scan of 100,000 records meets each record many times, in no useful
+#: order, so the cache must hold them all (at 65,536 most lookups missed and the scan of
+#: the bench's 100,000-record CRM set took half as long again).
+CACHED = 1 << 17
 
 
 @hookimpl
@@ -71,7 +75,7 @@ class PersonName:
         return " ".join(w for w in (self.given, *self.middle, self.family) if w)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHED)
 def _parse(text: str) -> PersonName:
     # Parsing costs about 0.4 ms; a scan meets the same names again and again.
     parsed = parse(text)
