@@ -100,6 +100,18 @@ class Settings:
     backend. Empty allows only each workspace's own folder ``<data_dir>/files/<id>``: admins
     of a workspace are not operators of the machine and must not read or fill its folders."""
 
+    customer_db_pool_size: int = 3
+    """Connections kept open per process to each customer-owned data database (and as many
+    again under load): a slow customer database ties up at most this many request threads."""
+
+    customer_db_timeout: int = 5
+    """Seconds to wait for a customer-owned data database to accept a connection or hand out
+    a pooled one before that workspace's request fails with 503 (other workspaces go on)."""
+
+    customer_db_read_timeout: int = 30
+    """Seconds one statement on a customer-owned data database may take before its request
+    fails with 503: a database that crawls must not hold request threads for minutes."""
+
     allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:

@@ -22,8 +22,7 @@ import anyio.to_thread
 from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.response import Stream
-from litestar.types import ASGIApp, Empty, Receive, ReceiveMessage, Scope, Send
-from litestar.utils.scope.state import ScopeState
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from storage_backends import CHUNK_SIZE
 from workspace.errors import TooLarge
@@ -68,27 +67,12 @@ class UploadLimit:
                     raise problem
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        finally:
-            await _close_parsed_files(scope)
-
-
-async def _close_parsed_files(scope: Scope) -> None:
-    """Close the temporary files of a parsed upload, also when the CSRF check (which parses
-    the form first) refused the request before any handler saw them."""
-    form = ScopeState.from_scope(scope).form
-    if form is Empty:
-        return
-    for value in form.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, UploadFile):
-                await item.close()
+        await self.app(scope, counted, send)
 
 
 async def read_uploads(request: Request[Any, Any, Any]) -> tuple[list[Incoming], dict[str, str]]:
     """The files sent as ``files`` (repeatable) and the other form fields of a multipart
-    body (on a route with :class:`UploadLimit`, which closes the files afterwards)."""
+    body (``web.uploads.close_uploaded_files`` closes the files after the response)."""
     form = await request.form()
     incoming = [
         Incoming(value.filename, value.file)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from litestar.middleware import DefineMiddleware
 from workspace.web.api.accounts import AccountController
 from workspace.web.api.auth import BearerTokenMiddleware
 from workspace.web.api.comments import CommentController
+from workspace.web.api.database import DatabaseController
 from workspace.web.api.dedupe import DedupeController
 from workspace.web.api.deps import DEPENDENCIES
 from workspace.web.api.files import FileController
@@ -42,6 +43,7 @@ def api_router() -> Router:
             TaskController,
             NotificationController,
             StorageController,
+            DatabaseController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
