@@ -14,34 +14,52 @@ database round trips from nine to three.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
 from workspace.errors import Unavailable
 
 #: The autocommit engine that serves read-only transactions of a (writer) engine.
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+#: Where a customer's database is ("host:port"), for engines whose outage is the customer's.
+_outside: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def make_engine(url: str, *, pool_size: int = 20, timeout: int = 10) -> Engine:
-    """Create an engine with this project's per-dialect settings applied."""
+def make_engine(
+    url: str | URL,
+    *,
+    pool_size: int = 20,
+    timeout: int = 10,
+    connect_args: Mapping[str, Any] | None = None,
+    outside: str | None = None,
+) -> Engine:
+    """Create an engine with this project's per-dialect settings applied.
+
+    ``connect_args`` add to (or override) the driver's (MySQL: ``read_timeout``, ``ssl``).
+    ``outside`` names a database the operator does not run ("host:port"): when it cannot be
+    reached, :func:`transaction` answers 503 naming it, not 500.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, pool_size=pool_size, timeout=timeout)
+        return _sqlite_engine(str(url), pool_size=pool_size, timeout=timeout)
     if parsed.get_backend_name() in {"mysql", "mariadb"}:
         query = dict(parsed.query)
         query.setdefault("charset", "utf8mb4")
         parsed = parsed.set(query=query)
-        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout)
-        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout)
+        args = {"connect_timeout": timeout, "read_timeout": 300, **(connect_args or {})}
+        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout, args)
+        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args)
+        if outside is not None:
+            _outside[writer] = _outside[reader] = outside
         # Autocommit connections have nothing to commit or roll back; PyMySQL would still
         # send COMMIT/ROLLBACK round trips for SQLAlchemy's bookkeeping calls.
         reader.dialect.do_commit = reader.dialect.do_rollback = _nothing  # type: ignore[method-assign]
@@ -50,7 +68,9 @@ def make_engine(url: str, *, pool_size: int = 20, timeout: int = 10) -> Engine:
     raise SystemExit(f"unsupported database URL scheme: {parsed.get_backend_name()}")
 
 
-def _mysql_engine(url: Any, isolation: str, pool_size: int, timeout: int) -> Engine:
+def _mysql_engine(
+    url: Any, isolation: str, pool_size: int, timeout: int, connect_args: dict[str, Any]
+) -> Engine:
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -59,7 +79,7 @@ def _mysql_engine(url: Any, isolation: str, pool_size: int, timeout: int) -> Eng
         pool_recycle=1800,
         pool_reset_on_return=None,
         isolation_level=isolation,
-        connect_args={"connect_timeout": timeout, "read_timeout": 300},
+        connect_args=connect_args,
     )
 
     @event.listens_for(engine, "connect")
@@ -142,7 +162,7 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """
     if not write:
         engine = _readers.get(engine, engine)
-    with _translated_errors(), engine.connect() as conn:
+    with _translated_errors(_outside.get(engine)), engine.connect() as conn:
         conn = conn.execution_options(write=write)
         with conn.begin():
             yield conn
@@ -171,14 +191,28 @@ def unit_of_work(control: Engine, data: Engine, *, write: bool = False) -> Itera
 
 
 @contextmanager
-def _translated_errors() -> Iterator[None]:
-    """Turn "busy, try again" database states into a 503 the client can retry."""
+def _translated_errors(outside: str | None = None) -> Iterator[None]:
+    """Turn "busy, try again" database states into a 503 the client can retry; for a
+    customer's database (``outside``) also a lost or refused connection and a full pool."""
     try:
         yield
     except OperationalError as exc:
         if _is_transient(exc):
             raise Unavailable("the database is busy; retry in a moment") from exc
+        if outside is not None and _is_unreachable(exc):
+            raise Unavailable(
+                f"the workspace's database at {outside} is not answering: {_reason(exc)}",
+                retry_after=5,
+            ) from exc
         raise
+    except PoolTimeout as exc:
+        if outside is None:
+            raise
+        raise Unavailable(
+            f"the workspace's database at {outside} is not answering: every connection to it "
+            "is busy (it is slow or stopped)",
+            retry_after=5,
+        ) from exc
 
 
 def is_deadlock(exc: BaseException | None) -> bool:
@@ -189,6 +223,19 @@ def is_deadlock(exc: BaseException | None) -> bool:
 def _code(exc: DBAPIError) -> object:
     orig = exc.orig
     return orig.args[0] if orig is not None and orig.args else None
+
+
+def _is_unreachable(exc: DBAPIError) -> bool:
+    # Client-side errors (2000-2999: cannot connect, lost connection, timed out), too many
+    # connections (1040) and a refused login (1044/1045: the password was changed there).
+    code = _code(exc)
+    return isinstance(code, int) and (2000 <= code < 3000 or code in {1040, 1044, 1045})
+
+
+def _reason(exc: DBAPIError) -> str:
+    orig = exc.orig
+    args = orig.args if orig is not None else ()
+    return str(args[1]) if len(args) > 1 else str(orig)
 
 
 def _is_transient(exc: DBAPIError) -> bool:

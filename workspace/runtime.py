@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from storage_backends import StorageBackendRegistry
 from workspace.cache import TtlCache
+from workspace.data_engines import DataEngines
 from workspace.db import dispose, make_engine
 from workspace.dedupe import DedupeRuleRegistry
 from workspace.events import Event
@@ -40,10 +41,13 @@ class Runtime:
     tokens: TtlCache[Any] = field(default_factory=lambda: TtlCache(0))
     #: Built file backends by (storage settings row id, version): see services.file_storage.
     storage: dict[tuple[int, int], Any] = field(default_factory=dict)
+    #: Engines of customer-owned data databases (issue #6), built when first used.
+    data_engines: DataEngines = field(default_factory=lambda: DataEngines(Settings()))
 
     def data_engine(self, workspace_id: int) -> Engine:
-        """The engine holding a workspace's record tables (the managed database for now)."""
-        return self.control
+        """The engine holding a workspace's record tables: its own MySQL when an admin
+        connected one, otherwise the managed database (the control database)."""
+        return self.data_engines.engine_for(self.control, workspace_id) or self.control
 
     def emit(self, event: Event) -> None:
         """Hand a committed change to every ``track_event`` plugin; failures are logged."""
@@ -51,6 +55,7 @@ class Runtime:
             pass
 
     def close(self) -> None:
+        self.data_engines.close()
         dispose(self.control)
 
 
@@ -78,4 +83,5 @@ def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) ->
         dedupe_rules=dedupe_rules,
         storage_backends=storage_backends,
         tokens=TtlCache(settings.auth_cache_seconds),
+        data_engines=DataEngines(settings),
     )

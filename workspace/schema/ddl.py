@@ -9,10 +9,11 @@ function again (see ``services.schema_changes``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, Index, MetaData, inspect
+from sqlalchemy import Connection, Index, MetaData, Select, inspect
 
 from workspace.schema import tables
 from workspace.schema.fields import FieldDef
@@ -102,3 +103,26 @@ def reconcile_indexes(conn: Connection, rt: RecordTypeDef) -> None:
         if name.startswith(ours) and name not in wanted_names:
             _ops(conn).drop_index(name, table_name=rt.table.name)
     ensure_indexes(conn, rt.table.name, wanted)
+
+
+# ---- readable views (issue #6) ----------------------------------------------------------
+
+
+def replace_view(conn: Connection, name: str, query: Select[Any]) -> None:
+    """Create or replace the view ``name`` as ``query`` (MySQL and MariaDB). Every name in it
+    is quoted by the dialect's identifier preparer; the query has no parameters."""
+    preparer = conn.dialect.identifier_preparer
+    body = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {preparer.quote_identifier(name)} AS {body}")
+
+
+def drop_view(conn: Connection, name: str) -> None:
+    preparer = conn.dialect.identifier_preparer
+    conn.exec_driver_sql(f"DROP VIEW IF EXISTS {preparer.quote_identifier(name)}")
+
+
+def existing_names(conn: Connection) -> tuple[set[str], set[str]]:
+    """The tables and the views of the connection's database (lower case)."""
+    inspector = inspect(conn)
+    tables_found = {n.lower() for n in inspector.get_table_names()}
+    return tables_found, {n.lower() for n in inspector.get_view_names()}

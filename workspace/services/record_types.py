@@ -17,7 +17,14 @@ from workspace.runtime import Runtime
 from workspace.schema import ddl, naming
 from workspace.schema.fields import ConfigContext, FieldDef
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import conversion, definitions, field_config, field_specs, schema_changes
+from workspace.services import (
+    conversion,
+    data_views,
+    definitions,
+    field_config,
+    field_specs,
+    schema_changes,
+)
 from workspace.services.names import clean_name
 from workspace.services.principal import Access
 
@@ -96,6 +103,9 @@ def create_type(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[
     with schema_changes.undo_on_error(runtime, record_type_id):
         with transaction(runtime.control) as conn:
             rt = definitions.build_def(conn, record_type_id, runtime)
+        # Read the workspace's data database afresh: another process may have switched it
+        # seconds ago (issue #6), and the table must be made where records will be looked for.
+        runtime.data_engines.forget(acc.workspace_id)
         with transaction(runtime.data_engine(acc.workspace_id), write=True) as data:
             ddl.create_record_table(data, rt)
         with transaction(runtime.control, write=True) as conn:
@@ -406,6 +416,7 @@ def _inbound_relations(conn: Any, workspace_id: int, record_type_id: int) -> lis
 
 
 def _emit(runtime: Runtime, acc: Access, record_type_id: int, change: str) -> None:
+    data_views.refresh_quietly(runtime, acc.workspace_id, record_type_id)
     runtime.emit(
         RecordTypeChanged(
             workspace_id=acc.workspace_id,

@@ -1,0 +1,296 @@
+"""A workspace's own MySQL as its data database (issue #6): test connection step by step,
+nothing stored on failure, records and readable views in the customer's database, and a
+customer database that stops takes down only its own workspace.
+
+The customer's MySQL is a second database (and users with fewer privileges) on the test
+MariaDB, created here and dropped at the end; the control database is SQLite or MySQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import pytest
+from sqlalchemy import inspect, select
+
+from tests.conftest import _mysql_admin
+from tests.helpers import Api, field, make_type, records_path
+from tests.storage_servers import Relay
+from workspace import models as m
+from workspace.db import transaction
+from workspace.runtime import build_runtime
+from workspace.services import data_databases
+from workspace.services.data_checks import (
+    PRIVILEGES,
+    ConnectionFailed,
+    Target,
+    check_version,
+    granted_privileges,
+)
+from workspace.settings import Settings
+
+PID = os.getpid()
+DB, LATIN, USER, WEAK = f"ws_cust_{PID}", f"ws_latin_{PID}", f"wsc_{PID}", f"wsw_{PID}"
+PASSWORD = "s3cret-Pässword"
+
+
+def _sql(*statements: str) -> None:
+    conn = _mysql_admin()
+    with conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def customer() -> Iterator[None]:
+    """The customer's database, a user with every needed privilege on it (and on a latin1
+    database) and a user who may only read and insert."""
+    drop = [
+        f"DROP DATABASE IF EXISTS `{DB}`",
+        f"DROP DATABASE IF EXISTS `{LATIN}`",
+        f"DROP USER IF EXISTS '{USER}'@'127.0.0.1'",
+        f"DROP USER IF EXISTS '{WEAK}'@'127.0.0.1'",
+    ]
+    _sql(*drop)
+    _sql(
+        f"CREATE DATABASE `{DB}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        f"CREATE DATABASE `{LATIN}` CHARACTER SET latin1",
+        f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+        f"CREATE USER '{WEAK}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+        f"GRANT {', '.join(PRIVILEGES)} ON `{DB}`.* TO '{USER}'@'127.0.0.1'",
+        f"GRANT {', '.join(PRIVILEGES)} ON `{LATIN}`.* TO '{USER}'@'127.0.0.1'",
+        f"GRANT SELECT, INSERT ON `{DB}`.* TO '{WEAK}'@'127.0.0.1'",
+    )
+    yield
+    _sql(*drop)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
+    # The customer's MySQL listens on loopback, which only the operator can open to admins.
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        db_timeout=5,
+        allow_private_hosts=True,
+        customer_db_timeout=3,
+        customer_db_read_timeout=5,
+    )
+
+
+def good(**changes: Any) -> dict[str, Any]:
+    spec = {"host": "127.0.0.1", "port": 3306, "database": DB, "user": USER, "password": PASSWORD}
+    return {**spec, **changes}
+
+
+def database(ws: int, rest: str = "") -> str:
+    return f"/workspaces/{ws}/database{rest}"
+
+
+def customer_sql(statement: str) -> list[tuple[Any, ...]]:
+    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            return list(cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def stored_rows(runtime: Any, ws: int) -> list[Any]:
+    with transaction(runtime.control) as conn:
+        query = select(m.data_databases).where(m.data_databases.c.workspace_id == ws)
+        return list(conn.execute(query))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+FAILURES = [
+    pytest.param(
+        good(host="no-such-host.invalid"), "dns", "host", "no address found", id="unknown-host"
+    ),
+    pytest.param(good(port=free_port()), "tcp", "port", "connection refused", id="refused-port"),
+    pytest.param(good(tls=True), "tls", "tls", "does not offer TLS", id="server-without-tls"),
+    pytest.param(
+        good(tls=True, ca_cert="-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"),
+        "tls",
+        "ca_cert",
+        "is not a PEM certificate",
+        id="bad-ca",
+    ),
+    pytest.param(good(password="wrong"), "auth", "password", "wrong password", id="password"),
+    pytest.param(
+        good(user=WEAK),
+        "privileges",
+        "user",
+        "lacks UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, CREATE VIEW, REFERENCES on",
+        id="privileges",
+    ),
+    pytest.param(good(database=LATIN), "charset", "database", "character set latin1", id="charset"),
+    pytest.param(
+        good(database=f"nope_{PID}"), "database", "database", "may not use the database", id="no-db"
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "step", "setting", "says"), FAILURES)
+def test_each_failing_step_is_named_and_nothing_is_stored(
+    api: Api, ws: int, runtime, spec, step, setting, says
+):
+    for path, method in ((database(ws, "/test"), "POST"), (database(ws), "PUT")):
+        got = api.call(method, path, spec, expect=422)["error"]
+        assert got["code"] == "connection_failed"
+        assert got["step"] == step, got
+        assert says in got["fields"][setting], got
+        assert says in got["message"]
+    assert stored_rows(runtime, ws) == []
+    assert api.get(database(ws), expect=200)["managed"] is True
+
+
+def test_loopback_is_refused_unless_the_operator_allows_it(settings, access, runtime):
+    closed = build_runtime(dataclasses.replace(settings, allow_private_hosts=False))
+    try:
+        with pytest.raises(ConnectionFailed) as refused:
+            data_databases.connect(closed, access, good())
+    finally:
+        closed.close()
+    assert refused.value.step == "host"
+    assert "WORKSPACE_ALLOW_PRIVATE_HOSTS" in refused.value.fields["host"]
+    assert stored_rows(runtime, access.workspace_id) == []
+    # The same settings pass where the operator allows private hosts.
+    assert data_databases.test_connection(runtime, access, good())["ok"] is True
+
+
+def test_version_too_old_names_the_minimum():
+    target = Target("db.example.com", 3306, "crm", "app", "pw", False, None)
+    for old in ("10.4.32-MariaDB-1:10.4.32+maria~deb11", "5.7.44-log"):
+        with pytest.raises(ConnectionFailed) as refused:
+            check_version(target, old)
+        assert "the minimum is MySQL 8.0 or MariaDB 10.5" in refused.value.message
+    assert check_version(target, "10.11.6-MariaDB-0+deb12u1") == "MariaDB 10.11.6"
+    assert check_version(target, "8.0.36") == "MySQL 8.0.36"
+
+
+def test_grants_are_read_per_database():
+    grants = [
+        "GRANT USAGE ON *.* TO `app`@`%`",
+        "GRANT SELECT, INSERT, UPDATE (name) ON `crm`.* TO `app`@`%`",
+        "GRANT DELETE ON `crm`.`customers` TO `app`@`%`",
+        "GRANT CREATE, ALTER ON `cr\\_%`.* TO `app`@`%`",
+        "GRANT ALL PRIVILEGES ON `other`.* TO `app`@`%`",
+    ]
+    assert granted_privileges(grants, "crm") == {"USAGE", "SELECT", "INSERT"}
+    assert granted_privileges(grants, "cr_x") == {"USAGE", "CREATE", "ALTER"}
+    assert granted_privileges(grants, "crx") == {"USAGE"}
+    assert set(PRIVILEGES) <= granted_privileges(grants, "other")
+
+
+def test_the_needs_are_shown_before_trying(api: Api, ws: int):
+    got = api.get(database(ws), expect=200)
+    assert got["managed"] is True and got["can_switch"] is True
+    assert got["privileges"] == list(PRIVILEGES)
+    assert got["minimum_version"] == "MySQL 8.0 or MariaDB 10.5"
+    assert got["character_set"] == "utf8mb4"
+    assert any("Adopting a table" in line for line in got["not_available_yet"])
+
+
+def test_only_admins_see_or_change_the_database(api: Api, ws: int, make_user, as_user):
+    member, token = make_user()
+    api.post(f"/workspaces/{ws}/members", {"email": member["email"], "role": "member"})
+    other = as_user(token)
+    other.get(database(ws), expect=403)
+    other.put(database(ws), good(), expect=403)
+    other.post(database(ws, "/test"), good(), expect=403)
+
+
+def test_records_and_readable_views_live_in_the_customer_database(api: Api, ws: int, runtime):
+    connected = api.put(database(ws), good(), expect=200)
+    assert connected["managed"] is False
+    assert connected["connection"]["password_saved"] is True
+    assert PASSWORD not in api.last.text
+    (row,) = stored_rows(runtime, ws)
+    assert row.role == "active" and PASSWORD not in row.sealed
+    activity = api.get(f"/workspaces/{ws}/activity", expect=200)
+    assert any(e["action"] == "database" for e in activity["items"])
+
+    rt, created = make_type(
+        api,
+        ws,
+        "Customer",
+        field("Full name", "text"),
+        field("E-mail", "email"),
+        field("Price", "money"),
+        field("id", "number"),
+        rows=[
+            {
+                "full_name": "Ada",
+                "e_mail": "ada@example.org",
+                "price": {"amount": "9.50", "currency": "EUR"},
+            }
+        ],
+    )
+    table = f"rt_{rt['id']}"
+    assert customer_sql(f"SELECT COUNT(*) FROM `{table}`") == [(1,)]
+    with transaction(runtime.control) as conn:
+        assert table not in inspect(conn).get_table_names()
+    got = api.get(records_path(ws, rt) + f"/{created[0]['id']}", expect=200)
+    assert got["fields"]["full_name"] == "Ada"
+
+    view = customer_sql("SELECT * FROM v_customer")
+    assert len(view) == 1
+    names = [c[0] for c in customer_sql("SHOW COLUMNS FROM v_customer")]
+    assert names == [
+        "ID", "Version", "Created at", "Created by", "Updated at", "Updated by",
+        "Full name", "E-mail", "Price", "Price currency", "id 2",
+    ]  # fmt: skip
+    name_field = next(f for f in rt["fields"] if f["key"] == "full_name")
+    api.patch(f"/workspaces/{ws}/types/{rt['id']}/fields/{name_field['id']}", {"name": "Name`; x"})
+    assert "Name`; x" in [c[0] for c in customer_sql("SHOW COLUMNS FROM v_customer")]
+    api.patch(f"/workspaces/{ws}/types/{rt['id']}", {"name": "Client"}, expect=200)
+    views = {r[0] for r in customer_sql("SHOW FULL TABLES WHERE Table_type = 'VIEW'")}
+    assert "v_client" in views and "v_customer" not in views
+
+    refused = api.put(database(ws), good(), expect=409)["error"]["message"]
+    assert "moving existing data to another database is not available yet" in refused
+    api.delete(database(ws), expect=409)
+    api.delete(f"/workspaces/{ws}/types/{rt['id']}", expect=204)
+    views = {r[0] for r in customer_sql("SHOW FULL TABLES WHERE Table_type = 'VIEW'")}
+    assert "v_client" not in views
+    assert api.delete(database(ws), expect=200)["managed"] is True
+
+
+def test_a_stopped_customer_database_takes_down_only_its_workspace(api: Api, runtime):
+    relay = Relay(3306)
+    ours = int(api.post("/workspaces", {"name": "On its own MySQL"}, expect=201)["id"])
+    other = int(api.post("/workspaces", {"name": "Managed"}, expect=201)["id"])
+    api.put(database(ours), good(port=relay.port), expect=200)
+    rt, _ = make_type(api, ours, "Order", field("Title", "text"), rows=[{"title": "one"}])
+    managed, _ = make_type(api, other, "Order", field("Title", "text"), rows=[{"title": "two"}])
+    api.get(records_path(ours, rt), expect=200)
+
+    relay.cut()
+    started = time.monotonic()
+    down = api.get(records_path(ours, rt), expect=503)["error"]
+    assert time.monotonic() - started < 30
+    assert down["message"].startswith(
+        f"the workspace's database at 127.0.0.1:{relay.port} is not answering: "
+    )
+    assert api.last.headers.get("retry-after")
+    again = api.post(records_path(ours, rt), {"fields": {"title": "three"}}, expect=503)
+    assert "is not answering" in again["error"]["message"]
+    listed = api.get(records_path(other, managed), expect=200)
+    assert [r["fields"]["title"] for r in listed["items"]] == ["two"]
+    api.post(records_path(other, managed), {"fields": {"title": "four"}}, expect=201)

@@ -1,0 +1,137 @@
+"""Engines of customer-owned data databases: which one a workspace uses, built once per process.
+
+A workspace's record tables live in the managed database (the control database) unless an
+admin connected the workspace to their own MySQL (a ``data_databases`` row in role
+``active``). Each such database gets engines of its own, keyed by (row id, version), with a
+small pool and short connect, read, write and pool timeouts from the settings: a customer
+database that is down or crawling ties up a few request threads of its own workspace for a
+few seconds, answers 503 naming itself (see ``workspace.db``), and leaves every other
+workspace's pool alone.
+
+Which database a workspace uses is read from the control database and kept for
+:data:`ROUTE_SECONDS` (a time-to-live cache, not a version check on every request: that
+would add a control-database round trip to every record read, and the route changes only
+when an admin switches a workspace that has no record types yet, so nothing can be read
+from or written to the wrong place meanwhile except a record type created by another process
+within those seconds; the process that switches forgets its own copy at once).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import URL
+
+from workspace import crypto
+from workspace import models as m
+from workspace.cache import TtlCache
+from workspace.db import dispose, make_engine, transaction
+from workspace.errors import Unavailable
+from workspace.net import HostRefused, check_host
+from workspace.settings import Settings
+
+D = m.data_databases
+ROUTE_SECONDS = 5.0
+#: The route cache's answer for "the managed database".
+MANAGED = "managed"
+
+
+def tls_context(ca_cert: str | None) -> ssl.SSLContext:
+    """A client TLS context that checks the server's certificate and host name against
+    ``ca_cert`` (PEM text) or, without one, the system's trusted CAs. Raises ``ssl.SSLError``
+    (or ValueError) for a CA that is not a PEM certificate."""
+    if ca_cert:
+        return ssl.create_default_context(cadata=ca_cert)
+    return ssl.create_default_context()
+
+
+def url_of(row: Any, password: str) -> URL:
+    return URL.create(
+        "mysql+pymysql",
+        username=row.user_name,
+        password=password,
+        host=row.host,
+        port=row.port,
+        database=row.database_name,
+    )
+
+
+def location(row: Any) -> str:
+    """Where a customer database is, for people: ``host:port``."""
+    return f"{row.host}:{row.port}"
+
+
+class DataEngines:
+    """This process's engines of customer data databases and its cache of who uses which."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._routes: TtlCache[Any] = TtlCache(ROUTE_SECONDS)
+        self._engines: dict[tuple[int, int], Engine] = {}
+        self._lock = threading.Lock()
+
+    def engine_for(self, control: Engine, workspace_id: int) -> Engine | None:
+        """The engine of the workspace's own database, or None for the managed one."""
+        key = str(workspace_id)
+        cached = self._routes.get(key)
+        if cached is None:
+            with transaction(control) as conn:
+                found = conn.execute(
+                    select(D).where(D.c.workspace_id == workspace_id, D.c.role == "active")
+                ).first()
+            cached = (workspace_id, found or MANAGED)
+            self._routes.put(key, cached)
+        if cached[1] is MANAGED:
+            return None
+        return self.engine_of(cached[1])
+
+    def forget(self, workspace_id: int) -> None:
+        """Read the workspace's route afresh on its next request (after a switch)."""
+        self._routes.discard_where(lambda cached: cached[0] == workspace_id)
+
+    def engine_of(self, row: Any) -> Engine:
+        """The engine of a ``data_databases`` row, built on first use."""
+        with self._lock:
+            found = self._engines.get((row.id, row.version))
+            if found is not None:
+                return found
+            for old in [k for k in self._engines if k[0] == row.id]:
+                dispose(self._engines.pop(old))
+            engine = self._build(row)
+            self._engines[(row.id, row.version)] = engine
+            return engine
+
+    def _build(self, row: Any) -> Engine:
+        where = location(row)
+        try:
+            # Checked again on use: the operator may have closed private hosts since.
+            check_host(row.host, allow_private=self.settings.allow_private_hosts)
+            secret = crypto.open_sealed(self.settings.resolved_secret_key(), row.sealed)
+        except (HostRefused, crypto.CredentialsUnreadable) as exc:
+            raise Unavailable(
+                f"the workspace's database at {where} cannot be used: {exc}"
+            ) from None
+        args: dict[str, Any] = {
+            # PyMySQL would encode a text password as Latin-1; servers hash UTF-8.
+            "password": secret["password"].encode(),
+            "read_timeout": self.settings.customer_db_read_timeout,
+            "write_timeout": self.settings.customer_db_read_timeout,
+        }
+        if row.tls:
+            args["ssl"] = tls_context(row.ca_cert)
+        return make_engine(
+            url_of(row, secret["password"]),
+            pool_size=self.settings.customer_db_pool_size,
+            timeout=self.settings.customer_db_timeout,
+            connect_args=args,
+            outside=where,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                dispose(engine)
+            self._engines.clear()
