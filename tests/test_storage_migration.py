@@ -11,17 +11,25 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from storage_backends import StorageBackend, one_chunk
 from tests.helpers import Api
+from tests.storage_files import (
+    PAYLOADS,
+    add_file,
+    all_verified,
+    insert_row,
+    payload,
+    running_ftp,
+    running_moto,
+)
 from tests.storage_servers import MotoS3, PyFtpd
 from workspace import models as m
 from workspace.clock import utcnow
@@ -36,23 +44,14 @@ from workspace.settings import Settings
 
 @pytest.fixture(scope="module")
 def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    server = MotoS3(tmp_path_factory.mktemp("moto"))
-    try:
-        server.start()
-        server.setup()
+    with running_moto(tmp_path_factory.mktemp("moto")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="module")
 def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    server = PyFtpd(tmp_path_factory.mktemp("ftp"))
-    try:
-        server.start()
+    with running_ftp(tmp_path_factory.mktemp("ftp")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
@@ -68,55 +67,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-#: What each blob held, to put a damaged one right again.
-PAYLOADS: dict[str, bytes] = {}
-
-
-def add_file(runtime: Runtime, ws: int, data: bytes, *, deleted: bool = False) -> str:
-    """Store a blob where the files service would (the write backend) and its files row."""
-    sha = hashlib.sha256(data).hexdigest()
-    PAYLOADS[sha] = data
-    backend = file_storage.write_backend(runtime, ws)
-    run_async(backend.put, blob_name(sha), one_chunk(data))
-    insert_row(runtime, ws, sha, len(data), deleted=deleted)
-    return sha
-
-
-def insert_row(runtime: Runtime, ws: int, sha: str, size: int, *, deleted: bool = False) -> None:
-    now = utcnow()
-    row = {
-        "workspace_id": ws,
-        "record_type_id": 1,
-        "record_id": 1,
-        "origin_record_id": 1,
-        "name": f"{sha[:8]}.bin",
-        "size": size,
-        "content_type": "application/octet-stream",
-        "sha256": sha,
-        "created_at": now,
-        "deleted_at": now if deleted else None,
-    }
-    with transaction(runtime.control, write=True) as conn:
-        conn.execute(insert(m.files).values(row))
-
-
-def payload(i: int, size: int = 20_000) -> bytes:
-    return (f"file {i} {uuid.uuid4()} ".encode() * (size // 40 + 1))[:size]
-
-
-async def _read(backend: StorageBackend, name: str) -> bytes:
-    async with aclosing(backend.get(name)) as chunks:
-        return b"".join([chunk async for chunk in chunks])
-
-
-def digest_on(backend: StorageBackend, sha: str) -> str:
-    return hashlib.sha256(run_async(_read, backend, blob_name(sha))).hexdigest()
-
-
-def all_verified(backend: StorageBackend, hashes: list[str]) -> None:
-    for sha in hashes:
-        assert digest_on(backend, sha) == sha, f"{sha} missing or damaged on {backend.location}"
 
 
 def save_draft(api: Api, ws: int, kind: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +265,8 @@ def test_reads_fall_back_to_the_old_backend_until_it_is_retired(
 ):
     hashes = [add_file(runtime, ws, payload(i, 1_000)) for i in range(3)]
     save_draft(api, ws, "s3", moto_s3.config())
-    assert storage_copier.run(runtime, storage_migration.begin(runtime, access)) == "done"
+    claim = storage_migration.begin(runtime, access)
+    assert storage_copier.run(runtime, claim) == "done"
     # A blob only the old folder has (say, restored there by hand) is still found.
     old = file_storage.read_backends(runtime, ws)[1]
     only_old = payload(9, 1_000)
@@ -335,3 +286,34 @@ def test_reads_fall_back_to_the_old_backend_until_it_is_retired(
     ]
     # Retired means no longer used, not deleted: the customer's objects stay.
     all_verified(old, hashes)
+
+
+def test_giving_up_a_failed_migration_keeps_files_uploaded_meanwhile(
+    api: Api, ws: int, runtime: Runtime, settings: Settings, moto_s3, access: Access
+):
+    hashes = [add_file(runtime, ws, payload(i, 2_000)) for i in range(3)]
+    path = settings.data_dir / "files" / str(ws) / blob_name(hashes[0])
+    path.write_bytes(b"damaged")
+    save_draft(api, ws, "s3", moto_s3.config())
+    claim = storage_migration.begin(runtime, access)
+    meanwhile = add_file(runtime, ws, payload(7, 2_000))  # goes to S3 already
+    assert storage_copier.run(runtime, claim) == "failed"
+
+    given_up = api.post(f"/workspaces/{ws}/storage/migrations/{claim.migration_id}/abandon")
+    assert given_up["state"] == "abandoned"
+    api.post(f"/workspaces/{ws}/storage/migrations/{claim.migration_id}/retry", expect=409)
+    overview = api.get(f"/workspaces/{ws}/storage")
+    assert overview["active"]["kind"] == "local" and overview["target"] is None
+    assert [r["kind"] for r in overview["readonly"]] == ["s3"]
+    local, s3 = file_storage.read_backends(runtime, ws)
+    assert file_storage.write_backend(runtime, ws).location == local.location
+    all_verified(s3, [meanwhile])  # still readable, through the read-only fallback
+    feed = api.get(f"/workspaces/{ws}/activity")["items"]
+    assert feed[0]["changes"][0]["field"] == "storage: migration abandoned"
+
+
+def test_a_migration_to_the_backend_in_use_is_refused(api: Api, ws: int):
+    api.put(f"/workspaces/{ws}/storage/draft", {"kind": "local", "config": {}}, expect=200)
+    error = api.post(f"/workspaces/{ws}/storage/migrations", expect=409)["error"]
+    assert "already keeps its files in local folder" in error["message"]
+    assert api.get(f"/workspaces/{ws}/storage")["migration"] is None

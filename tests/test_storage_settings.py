@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from storage_backends import StorageError
 from tests.helpers import Api
+from tests.storage_files import running_ftp, running_moto
 from tests.storage_servers import MotoS3, PyFtpd
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
@@ -26,23 +27,14 @@ from workspace.settings import Settings
 
 @pytest.fixture(scope="module")
 def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    server = MotoS3(tmp_path_factory.mktemp("moto"))
-    try:
-        server.start()
-        server.setup()
+    with running_moto(tmp_path_factory.mktemp("moto")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="module")
 def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    server = PyFtpd(tmp_path_factory.mktemp("ftp"))
-    try:
-        server.start()
+    with running_ftp(tmp_path_factory.mktemp("ftp")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture

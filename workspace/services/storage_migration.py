@@ -56,15 +56,17 @@ def begin(runtime: Runtime, acc: Access) -> Claim:
     if draft is None:
         raise Conflict("save the settings of the new backend before migrating to it")
     target = file_storage.backend_of(runtime, ws, draft)
+    if target.location == file_storage.write_backend(runtime, ws).location:
+        raise Conflict(f"the workspace already keeps its files in {target.location}")
     run_async(storage_settings.probe, target)
     now = utcnow()
     token = uuid.uuid4().hex
     with transaction(runtime.control, write=True) as conn:
         storage_settings.lock_workspace(conn, ws)
         _refuse_if_busy(conn, ws)
-        draft = storage_settings.draft_row(conn, ws)
-        if draft is None:
-            raise Conflict("the draft backend was changed meanwhile; try again")
+        tested, draft = draft, storage_settings.draft_row(conn, ws)
+        if draft is None or (draft.id, draft.version) != (tested.id, tested.version):
+            raise Conflict("the new backend's settings were changed meanwhile; try again")
         source_id = _active_id(conn, ws, acc.user_id)
         conn.execute(update(C).where(C.c.id == draft.id).values(role="target", updated_at=now))
         migration_id = inserted_id(
@@ -115,6 +117,28 @@ def retry(runtime: Runtime, acc: Access, migration_id: int) -> dict[str, Any]:
         )
         storage_settings.log(conn, acc.workspace_id, acc.principal, "migration retried", None, None)
     spawn(runtime, Claim(migration_id, token))
+    return progress(runtime, acc, migration_id)
+
+
+def abandon(runtime: Runtime, acc: Access, migration_id: int) -> dict[str, Any]:
+    """Give up a failed migration: the old backend stays active and takes new files again.
+    The target is kept read-only, since files uploaded during the migration are there."""
+    acc.require("admin")
+    with transaction(runtime.control, write=True) as conn:
+        storage_settings.lock_workspace(conn, acc.workspace_id)
+        row = _migration(conn, acc.workspace_id, migration_id)
+        if row.state != "failed":
+            raise Conflict(f"only a failed migration can be given up; this one is {row.state}")
+        now = utcnow()
+        conn.execute(update(MG).where(MG.c.id == row.id).values(state="abandoned", finished_at=now))
+        conn.execute(
+            update(C).where(C.c.id == row.target_id).values(role="readonly", updated_at=now)
+        )
+        target = conn.execute(select(C).where(C.c.id == row.target_id)).one()
+        where = storage_settings.describe(runtime, acc.workspace_id, target)
+        storage_settings.log(
+            conn, acc.workspace_id, acc.principal, "migration abandoned", where, None
+        )
     return progress(runtime, acc, migration_id)
 
 

@@ -84,6 +84,15 @@ class StorageController(Controller):
         acc = workspaces.access(runtime, principal, workspace_id)
         return storage_migration.retry(runtime, acc, migration_id)
 
+    @post("/migrations/{migration_id:int}/abandon", sync_to_thread=True, status_code=200)
+    def abandon_migration(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, migration_id: int
+    ) -> dict[str, Any]:
+        """Give up a failed migration: the old backend stays active and takes new files
+        again; the target stays read-only (files uploaded meanwhile are there)."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return storage_migration.abandon(runtime, acc, migration_id)
+
     @post("/backends/{config_id:int}/retire", sync_to_thread=True, status_code=200)
     def retire(
         self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, config_id: int

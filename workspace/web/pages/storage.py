@@ -3,12 +3,13 @@ watch the progress (htmx polling) and retire the old one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, get, post
 from litestar.params import URLEncodedBody
-from litestar.response import Template
+from litestar.response import Redirect, Response, Template
 
 from workspace.errors import WorkspaceError
 from workspace.services import storage_migration, storage_settings
@@ -27,16 +28,9 @@ class Input:
     hint: str = ""
 
 
-#: The form of each built-in backend kind; a plugin's kind is configured through the API.
+#: The form of each built-in backend kind, in the order of the tabs; a plugin's kind is
+#: configured through the API.
 INPUTS = {
-    "local": [
-        Input(
-            "path",
-            "Folder",
-            hint="Empty: this workspace's own folder on the server. Another folder must lie "
-            "under one the server operator allows (WORKSPACE_STORAGE_LOCAL_ROOTS).",
-        )
-    ],
     "s3": [
         Input("endpoint_url", "Endpoint URL", hint="Empty for AWS; e.g. https://s3.example.com"),
         Input("bucket", "Bucket"),
@@ -51,6 +45,14 @@ INPUTS = {
         Input("user", "User"),
         Input("password", "Password", "secret"),
         Input("base_path", "Base path", hint="Folder on the server, e.g. /files"),
+    ],
+    "local": [
+        Input(
+            "path",
+            "Folder",
+            hint="Empty: this workspace's own folder on the server. Another folder must lie "
+            "under one the server operator allows (WORKSPACE_STORAGE_LOCAL_ROOTS).",
+        )
     ],
 }
 LABELS = {"local": "Local folder", "s3": "S3", "ftp": "FTP"}
@@ -68,38 +70,54 @@ def config_from_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+#: What a successful form post says on the page it redirects to (``?done=<key>``).
+NOTICES = {
+    "saved": "Saved. Test the connection, then migrate.",
+    "tested": "Test connection to {draft} worked; the settings are saved.",
+    "started": "The migration has started.",
+    "retried": "The migration carries on from where it stopped.",
+    "abandoned": "Given up: the old backend takes new files again.",
+    "retired": "Retired: files are no longer read from there, and were left in place.",
+}
+
+
 class StoragePages(Controller):
+    """Forms post, then redirect (303) to the page, so a reload never posts again."""
+
     path = "/"
 
     @get(PAGE, sync_to_thread=True)
     def page(
-        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, kind: str | None = None
+        self,
+        runtime: RuntimeDep,
+        user: UserDep,
+        workspace_id: int,
+        kind: str | None = None,
+        done: str | None = None,
     ) -> Template:
-        return self._page(runtime, user, workspace_id, kind=kind)
+        return self._page(runtime, user, workspace_id, kind=kind, done=done)
 
     @post(PAGE + "/draft", sync_to_thread=True)
-    def save(self, runtime: RuntimeDep, user: UserDep, workspace_id: int, data: Form) -> Template:
+    def save(
+        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, data: Form
+    ) -> Response[Any]:
         acc, _ = workspace_context(runtime, user, workspace_id)
         kind = str(data.get("kind", ""))
         config = config_from_form(kind, data)
+        testing = data.get("action") == "test"
         try:
-            if data.get("action") == "test":
-                notice = storage_settings.test_connection(runtime, acc, kind, config)["message"]
+            if testing:
+                storage_settings.test_connection(runtime, acc, kind, config)
             else:
                 storage_settings.save_draft(runtime, acc, kind, config)
-                notice = "Saved. Test the connection, then migrate."
         except WorkspaceError as exc:
             return self._page(runtime, user, workspace_id, kind=kind, form=data, error=exc)
-        return self._page(runtime, user, workspace_id, kind=kind, notice=notice)
+        return _back(workspace_id, "tested" if testing else "saved", kind)
 
     @post(PAGE + "/migrate", sync_to_thread=True)
-    def migrate(self, runtime: RuntimeDep, user: UserDep, workspace_id: int) -> Template:
+    def migrate(self, runtime: RuntimeDep, user: UserDep, workspace_id: int) -> Response[Any]:
         acc, _ = workspace_context(runtime, user, workspace_id)
-        try:
-            storage_migration.start(runtime, acc)
-        except WorkspaceError as exc:
-            return self._page(runtime, user, workspace_id, error=exc)
-        return self._page(runtime, user, workspace_id, notice="The migration has started.")
+        return self._act(runtime, user, workspace_id, "started", storage_migration.start, acc)
 
     @get(PAGE + "/progress", sync_to_thread=True)
     def progress(self, runtime: RuntimeDep, user: UserDep, workspace_id: int) -> Template:
@@ -111,25 +129,41 @@ class StoragePages(Controller):
     @post(PAGE + "/migrations/{migration_id:int}/retry", sync_to_thread=True)
     def retry(
         self, runtime: RuntimeDep, user: UserDep, workspace_id: int, migration_id: int
-    ) -> Template:
+    ) -> Response[Any]:
         acc, _ = workspace_context(runtime, user, workspace_id)
-        try:
-            storage_migration.retry(runtime, acc, migration_id)
-        except WorkspaceError as exc:
-            return self._page(runtime, user, workspace_id, error=exc)
-        return self._page(runtime, user, workspace_id, notice="The migration carries on.")
+        retry = storage_migration.retry
+        return self._act(runtime, user, workspace_id, "retried", retry, acc, migration_id)
+
+    @post(PAGE + "/migrations/{migration_id:int}/abandon", sync_to_thread=True)
+    def abandon(
+        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, migration_id: int
+    ) -> Response[Any]:
+        acc, _ = workspace_context(runtime, user, workspace_id)
+        abandon = storage_migration.abandon
+        return self._act(runtime, user, workspace_id, "abandoned", abandon, acc, migration_id)
 
     @post(PAGE + "/backends/{config_id:int}/retire", sync_to_thread=True)
     def retire(
         self, runtime: RuntimeDep, user: UserDep, workspace_id: int, config_id: int
-    ) -> Template:
+    ) -> Response[Any]:
         acc, _ = workspace_context(runtime, user, workspace_id)
+        retire = storage_settings.retire
+        return self._act(runtime, user, workspace_id, "retired", retire, acc, config_id)
+
+    def _act(
+        self,
+        runtime: Any,
+        user: Any,
+        workspace_id: int,
+        done: str,
+        action: Callable[..., Any],
+        *args: Any,
+    ) -> Response[Any]:
         try:
-            storage_settings.retire(runtime, acc, config_id)
+            action(runtime, *args)
         except WorkspaceError as exc:
             return self._page(runtime, user, workspace_id, error=exc)
-        notice = "Retired: its files are no longer read from there, and were left in place."
-        return self._page(runtime, user, workspace_id, notice=notice)
+        return _back(workspace_id, done)
 
     def _page(
         self,
@@ -140,7 +174,7 @@ class StoragePages(Controller):
         kind: str | None = None,
         form: dict[str, Any] | None = None,
         error: WorkspaceError | None = None,
-        notice: str | None = None,
+        done: str | None = None,
     ) -> Template:
         acc, context = workspace_context(runtime, user, workspace_id)
         storage = storage_migration.overview(runtime, acc)
@@ -148,13 +182,15 @@ class StoragePages(Controller):
         kind = kind or (draft["kind"] if draft else "s3")
         if kind not in INPUTS:
             kind = "s3"
+        where = draft["location"] if draft else "the new backend"
+        notice = NOTICES[done].format(draft=where) if done in NOTICES else None
         values = form if form is not None else {}
         if form is None and draft and draft["kind"] == kind:
             values = draft["config"]
         context.update(
             storage=storage,
             kind=kind,
-            kinds=[k for k in storage["kinds"] if k in INPUTS],
+            kinds=[k for k in INPUTS if k in storage["kinds"]],
             labels=LABELS,
             inputs=INPUTS[kind],
             values=values,
@@ -165,3 +201,8 @@ class StoragePages(Controller):
         )
         status = error.status if error else 200
         return Template("storage/page.html", context=context, status_code=status)
+
+
+def _back(workspace_id: int, done: str, kind: str | None = None) -> Redirect:
+    query = f"?done={done}" + (f"&kind={kind}" if kind in INPUTS else "")
+    return Redirect(f"/w/{workspace_id}/settings/storage{query}", status_code=303)

@@ -1,0 +1,94 @@
+"""Shared by the storage settings, migration and browser tests: the S3 and FTP test servers
+as context managers (each test module starts its own, module-scoped) and files put straight
+into a workspace the way the files service stores them."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from contextlib import aclosing, contextmanager
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from storage_backends import StorageBackend, one_chunk
+from tests.storage_servers import MotoS3, PyFtpd
+from workspace import models as m
+from workspace.clock import utcnow
+from workspace.db import transaction
+from workspace.runtime import Runtime
+from workspace.services import file_storage
+from workspace.services.file_blobs import run_async
+from workspace.services.files import blob_name
+
+#: What each blob held, to put a damaged one right again.
+PAYLOADS: dict[str, bytes] = {}
+
+
+@contextmanager
+def running_moto(workdir: Path) -> Iterator[MotoS3]:
+    server = MotoS3(workdir)
+    try:
+        server.start()
+        server.setup()
+        yield server
+    finally:
+        server.kill()
+
+
+@contextmanager
+def running_ftp(workdir: Path) -> Iterator[PyFtpd]:
+    server = PyFtpd(workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+
+
+def payload(i: int, size: int = 20_000) -> bytes:
+    return (f"file {i} {uuid.uuid4()} ".encode() * (size // 40 + 1))[:size]
+
+
+def add_file(runtime: Runtime, ws: int, data: bytes, *, deleted: bool = False) -> str:
+    """Store a blob where the files service would (the write backend), then its files row."""
+    sha = hashlib.sha256(data).hexdigest()
+    PAYLOADS[sha] = data
+    backend = file_storage.write_backend(runtime, ws)
+    run_async(backend.put, blob_name(sha), one_chunk(data))
+    insert_row(runtime, ws, sha, len(data), deleted=deleted)
+    return sha
+
+
+def insert_row(runtime: Runtime, ws: int, sha: str, size: int, *, deleted: bool = False) -> None:
+    now = utcnow()
+    row = {
+        "workspace_id": ws,
+        "record_type_id": 1,
+        "record_id": 1,
+        "origin_record_id": 1,
+        "name": f"{sha[:8]}.bin",
+        "size": size,
+        "content_type": "application/octet-stream",
+        "sha256": sha,
+        "created_at": now,
+        "deleted_at": now if deleted else None,
+    }
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(insert(m.files).values(row))
+
+
+async def _read(backend: StorageBackend, name: str) -> bytes:
+    async with aclosing(backend.get(name)) as chunks:
+        return b"".join([chunk async for chunk in chunks])
+
+
+def digest_on(backend: StorageBackend, sha: str) -> str:
+    return hashlib.sha256(run_async(_read, backend, blob_name(sha))).hexdigest()
+
+
+def all_verified(backend: StorageBackend, hashes: list[str]) -> None:
+    """Every blob is on ``backend`` and reads back with its hash."""
+    for sha in hashes:
+        assert digest_on(backend, sha) == sha, f"{sha} missing or damaged on {backend.location}"
