@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,14 @@ def live_server(
         data_dir=tmp_path_factory.mktemp("live"),
         migrate_on_start=False,
     )
+    with serving(settings) as server:
+        yield server
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[LiveServer]:
+    """The app with ``settings`` served by uvicorn on loopback until the block ends (for
+    tests that need an operator setting the shared ``live_server`` does not have)."""
     runtime = build_runtime(settings)
     port = _free_port()
     config = uvicorn.Config(
@@ -68,9 +77,11 @@ def live_server(
         if server.started:
             break
         time.sleep(0.05)
-    yield LiveServer(runtime, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(runtime, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -9,24 +9,31 @@ MariaDB, created here and dropped at the end; the control database is SQLite or 
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 from sqlalchemy import inspect, select
 
-from tests.conftest import _mysql_admin
+from tests.customer_mysql import (
+    LATIN,
+    PASSWORD,
+    PID,
+    WEAK,
+    customer_database,
+    customer_sql,
+    good,
+)
 from tests.helpers import Api, field, make_type, records_path
 from tests.storage_servers import Relay
+from tests.web import csrf, log_in, page_user
 from workspace import models as m
 from workspace.db import transaction
 from workspace.runtime import build_runtime
-from workspace.services import data_databases
+from workspace.services import data_databases, workspaces
 from workspace.services.data_checks import (
     PRIVILEGES,
     ConnectionFailed,
@@ -34,43 +41,14 @@ from workspace.services.data_checks import (
     check_version,
     granted_privileges,
 )
+from workspace.services.principal import Principal
 from workspace.settings import Settings
-
-PID = os.getpid()
-DB, LATIN, USER, WEAK = f"ws_cust_{PID}", f"ws_latin_{PID}", f"wsc_{PID}", f"wsw_{PID}"
-PASSWORD = "s3cret-Pässword"
-
-
-def _sql(*statements: str) -> None:
-    conn = _mysql_admin()
-    with conn.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-    conn.close()
 
 
 @pytest.fixture(scope="module")
 def customer() -> Iterator[None]:
-    """The customer's database, a user with every needed privilege on it (and on a latin1
-    database) and a user who may only read and insert."""
-    drop = [
-        f"DROP DATABASE IF EXISTS `{DB}`",
-        f"DROP DATABASE IF EXISTS `{LATIN}`",
-        f"DROP USER IF EXISTS '{USER}'@'127.0.0.1'",
-        f"DROP USER IF EXISTS '{WEAK}'@'127.0.0.1'",
-    ]
-    _sql(*drop)
-    _sql(
-        f"CREATE DATABASE `{DB}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-        f"CREATE DATABASE `{LATIN}` CHARACTER SET latin1",
-        f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
-        f"CREATE USER '{WEAK}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
-        f"GRANT {', '.join(PRIVILEGES)} ON `{DB}`.* TO '{USER}'@'127.0.0.1'",
-        f"GRANT {', '.join(PRIVILEGES)} ON `{LATIN}`.* TO '{USER}'@'127.0.0.1'",
-        f"GRANT SELECT, INSERT ON `{DB}`.* TO '{WEAK}'@'127.0.0.1'",
-    )
-    yield
-    _sql(*drop)
+    with customer_database():
+        yield
 
 
 @pytest.fixture
@@ -87,23 +65,8 @@ def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
     )
 
 
-def good(**changes: Any) -> dict[str, Any]:
-    spec = {"host": "127.0.0.1", "port": 3306, "database": DB, "user": USER, "password": PASSWORD}
-    return {**spec, **changes}
-
-
 def database(ws: int, rest: str = "") -> str:
     return f"/workspaces/{ws}/database{rest}"
-
-
-def customer_sql(statement: str) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement)
-            return list(cursor.fetchall())
-    finally:
-        conn.close()
 
 
 def stored_rows(runtime: Any, ws: int) -> list[Any]:
@@ -294,3 +257,27 @@ def test_a_stopped_customer_database_takes_down_only_its_workspace(api: Api, run
     listed = api.get(records_path(other, managed), expect=200)
     assert [r["fields"]["title"] for r in listed["items"]] == ["two"]
     api.post(records_path(other, managed), {"fields": {"title": "four"}}, expect=201)
+
+
+# ---- the admin page --------------------------------------------------------------------
+
+
+def test_page_tests_without_storing_shows_errors_by_the_field_and_needs_csrf(client, runtime):
+    user = page_user(runtime)
+    ws = workspaces.create(runtime, Principal(user["id"], user["email"]), "Own data")["id"]
+    log_in(client, user)
+    base = f"/w/{ws}/settings/database"
+    assert f'href="{base}"' in client.get(f"/w/{ws}").text  # in the workspace navigation
+    page = client.get(base)
+    assert page.status_code == 200 and "CREATE VIEW, REFERENCES" in page.text
+    form = {**good(), "action": "test", "port": "3306"}
+    tested = client.post(base + "/connect", data={**form, "_csrf_token": csrf(client)})
+    assert tested.status_code == 200, tested.text
+    assert "Test connection worked" in tested.text and PASSWORD not in tested.text
+    assert stored_rows(runtime, ws) == []
+    wrong = {**form, "password": "nope", "action": "connect", "_csrf_token": csrf(client)}
+    refused = client.post(base + "/connect", data=wrong)
+    assert refused.status_code == 422
+    assert 'id="password-error"' in refused.text and "wrong password" in refused.text
+    assert client.post(base + "/connect", data={**form, "action": "connect"}).status_code == 403
+    assert stored_rows(runtime, ws) == []

@@ -61,7 +61,7 @@ def overview(runtime: Runtime, acc: Access) -> dict[str, Any]:
 
 def describe(row: Any) -> str:
     if row is None:
-        return "the managed database of this server"
+        return "The managed database of this server"
     tls = "TLS" if row.tls else "no TLS"
     return (
         f"MySQL database {row.database_name!r} at {location(row)} as user {row.user_name!r} ({tls})"

@@ -8,6 +8,7 @@ from litestar.static_files import create_static_files_router
 
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
 from workspace.web.pages.account import AccountController, LoginController
+from workspace.web.pages.database import DatabasePages
 from workspace.web.pages.designer import DesignerPages
 from workspace.web.pages.duplicates import DuplicatePages
 from workspace.web.pages.files import FilePages
@@ -47,6 +48,7 @@ def page_routers() -> list[Router]:
             FormBuilderPages,
             ImportPages,
             StoragePages,
+            DatabasePages,
         ],
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],

@@ -1,0 +1,69 @@
+"""A customer's own MySQL for the data database tests (issue #6): a second database on the
+test MariaDB, a user with every privilege the server needs on it (and on a latin1 database),
+and a user who may only read and insert; all dropped again at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pymysql
+
+from tests.conftest import _mysql_admin
+from workspace.services.data_checks import PRIVILEGES
+
+PID = os.getpid()
+DB, LATIN, USER, WEAK = f"ws_cust_{PID}", f"ws_latin_{PID}", f"wsc_{PID}", f"wsw_{PID}"
+#: Not ASCII on purpose: servers hash the UTF-8 bytes.
+PASSWORD = "s3cret-Pässword"
+
+
+def _sql(*statements: str) -> None:
+    conn = _mysql_admin()
+    with conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    conn.close()
+
+
+@contextmanager
+def customer_database() -> Iterator[None]:
+    drop = [
+        f"DROP DATABASE IF EXISTS `{DB}`",
+        f"DROP DATABASE IF EXISTS `{LATIN}`",
+        f"DROP USER IF EXISTS '{USER}'@'127.0.0.1'",
+        f"DROP USER IF EXISTS '{WEAK}'@'127.0.0.1'",
+    ]
+    _sql(*drop)
+    _sql(
+        f"CREATE DATABASE `{DB}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        f"CREATE DATABASE `{LATIN}` CHARACTER SET latin1",
+        f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+        f"CREATE USER '{WEAK}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+        f"GRANT {', '.join(PRIVILEGES)} ON `{DB}`.* TO '{USER}'@'127.0.0.1'",
+        f"GRANT {', '.join(PRIVILEGES)} ON `{LATIN}`.* TO '{USER}'@'127.0.0.1'",
+        f"GRANT SELECT, INSERT ON `{DB}`.* TO '{WEAK}'@'127.0.0.1'",
+    )
+    try:
+        yield
+    finally:
+        _sql(*drop)
+
+
+def good(**changes: Any) -> dict[str, Any]:
+    """Settings that pass every check (as the API takes them), with ``changes``."""
+    spec = {"host": "127.0.0.1", "port": 3306, "database": DB, "user": USER, "password": PASSWORD}
+    return {**spec, **changes}
+
+
+def customer_sql(statement: str) -> list[tuple[Any, ...]]:
+    """Plain SQL on the customer's database, as its owner would run it."""
+    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            return list(cursor.fetchall())
+    finally:
+        conn.close()
