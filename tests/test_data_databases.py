@@ -33,6 +33,7 @@ from tests.web import csrf, log_in, page_user
 from workspace import models as m
 from workspace.db import transaction
 from workspace.runtime import build_runtime
+from workspace.schema import naming
 from workspace.services import data_databases, workspaces
 from workspace.services.data_checks import (
     PRIVILEGES,
@@ -219,6 +220,21 @@ def test_records_and_readable_views_live_in_the_customer_database(api: Api, ws: 
         "ID", "Version", "Created at", "Created by", "Updated at", "Updated by",
         "Full name", "E-mail", "Price", "Price currency", "id 2",
     ]  # fmt: skip
+    # Link tables (relations, multiple choice) live there too; the view leaves them out.
+    order, _ = make_type(
+        api,
+        ws,
+        "Order",
+        field("Title", "text"),
+        field("Buyer", "relation", target=rt["id"]),
+        field("Tags", "multiple_choice", choices=["A", "B"]),
+        rows=[{"title": "First", "buyer": [created[0]["id"]], "tags": ["A", "B"]}],
+    )
+    buyer = next(f for f in order["fields"] if f["key"] == "buyer")
+    assert customer_sql(f"SELECT COUNT(*) FROM `{naming.link_table(buyer['id'])}`") == [(1,)]
+    assert [c[0] for c in customer_sql("SHOW COLUMNS FROM v_order")][-1] == "Title"
+    api.delete(f"/workspaces/{ws}/types/{order['id']}", expect=204)
+
     name_field = next(f for f in rt["fields"] if f["key"] == "full_name")
     api.patch(f"/workspaces/{ws}/types/{rt['id']}/fields/{name_field['id']}", {"name": "Name`; x"})
     assert "Name`; x" in [c[0] for c in customer_sql("SHOW COLUMNS FROM v_customer")]

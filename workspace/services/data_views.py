@@ -82,10 +82,14 @@ def refresh(runtime: Runtime, workspace_id: int, record_type_id: int) -> None:
     with transaction(runtime.control) as conn:
         target = active_row(conn, workspace_id)
         saved = conn.execute(select(V).where(V.c.record_type_id == record_type_id)).first()
-        version = conn.execute(
-            select(RT.c.schema_version).where(RT.c.id == record_type_id, RT.c.state == "ready")
-        ).scalar()
-        rt = definitions.cached_def(runtime, conn, record_type_id, version) if version else None
+        found = conn.execute(
+            select(RT.c.schema_version, RT.c.state).where(RT.c.id == record_type_id)
+        ).first()
+        if found is not None and found.state == "pending":
+            return  # its table is not made yet; the change that finishes it refreshes the view
+        rt = None
+        if found is not None and found.state != "deleting":
+            rt = definitions.cached_def(runtime, conn, record_type_id, found.schema_version)
     mine = None
     if saved is not None and target is not None and saved.data_database_id == target.id:
         mine = str(saved.view_name)
