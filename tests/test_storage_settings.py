@@ -207,6 +207,8 @@ def test_unusable_settings_make_reads_fail_clearly(api: Api, ws: int, runtime, m
         )
     with pytest.raises(StorageError, match="WORKSPACE_SECRET_KEY"):
         file_storage.write_backend(runtime, ws)
+    active = api.get(storage(ws), expect=200)["active"]
+    assert active["secrets_saved"] == [] and "enter them again" in active["problem"]
 
 
 # ---- the admin page --------------------------------------------------------------------

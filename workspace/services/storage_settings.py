@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,47 +96,59 @@ def build(runtime: Runtime, workspace_id: int, kind: str, config: Mapping[str, A
         names = ", ".join(runtime.storage_backends.names())
         raise ValidationFailed.single("kind", f"must be one of {names}")
     check_places(runtime, kind, config)
+    return _create(runtime, workspace_id, kind, config)
+
+
+def _create(runtime: Runtime, workspace_id: int, kind: str, config: Mapping[str, Any]) -> Any:
     if kind == "local" and not config.get("path"):
         config = {**config, "path": str(default_folder(runtime, workspace_id))}
     return runtime.storage_backends.create(kind, config)
 
 
+def saved_secrets(runtime: Runtime, row: Any) -> dict[str, Any]:
+    """The secrets of a stored row; CredentialsUnreadable if the server key changed."""
+    if not row.sealed:
+        return {}
+    return crypto.open_sealed(runtime.settings.resolved_secret_key(), row.sealed)
+
+
 def open_config(runtime: Runtime, row: Any) -> dict[str, Any]:
     """The full settings of a stored row, secrets unsealed."""
-    secrets = (
-        crypto.open_sealed(runtime.settings.resolved_secret_key(), row.sealed)
-        if (row.sealed)
-        else {}
-    )
-    return {**row.config, **secrets}
+    return {**row.config, **saved_secrets(runtime, row)}
 
 
 def describe(runtime: Runtime, workspace_id: int, row: Any) -> str:
-    """Where a stored backend keeps objects ("S3 bucket 'files' at ..."), for people."""
+    """Where a stored backend keeps objects ("S3 bucket 'files' at ..."), for people. Built
+    without the host check: naming a place resolves nothing and connects nowhere."""
     try:
-        backend: StorageBackend = build(runtime, workspace_id, row.kind, open_config(runtime, row))
-    except (WorkspaceError, crypto.CredentialsUnreadable, StorageError) as exc:
+        config = open_config(runtime, row)
+    except crypto.CredentialsUnreadable:
+        config = dict(row.config)
+    try:
+        backend: StorageBackend = _create(runtime, workspace_id, row.kind, config)
+    except (WorkspaceError, LookupError) as exc:
         return f"{row.kind} ({getattr(exc, 'message', exc)})"
     return backend.location
 
 
 def public(runtime: Runtime, workspace_id: int, row: Any) -> dict[str, Any]:
-    """A row as admins see it: settings without secret values, and which secrets are saved."""
-    saved = (
-        sorted(crypto.open_sealed(runtime.settings.resolved_secret_key(), row.sealed))
-        if (row.sealed)
-        else []
-    )
-    return {
+    """A row as admins see it: settings without secret values, and which secrets are saved
+    (none, with the reason, when the server key no longer opens them)."""
+    view = {
         "id": row.id,
         "kind": row.kind,
         "role": row.role,
         "config": dict(row.config),
-        "secrets_saved": saved,
+        "secrets_saved": [],
         "location": describe(runtime, workspace_id, row),
         "version": row.version,
         "updated_at": row.updated_at,
     }
+    try:
+        view["secrets_saved"] = sorted(saved_secrets(runtime, row))
+    except crypto.CredentialsUnreadable as exc:
+        view["problem"] = str(exc)
+    return view
 
 
 def rows_in_use(conn: Connection, workspace_id: int) -> list[Any]:
@@ -192,9 +205,10 @@ def _complete(
     config = {k: v for k, v in config.items() if v is not None and v != ""}
     with transaction(runtime.control) as conn:
         draft = draft_row(conn, acc.workspace_id)
-    if draft is not None and draft.kind == kind and draft.sealed:
-        saved = crypto.open_sealed(runtime.settings.resolved_secret_key(), draft.sealed)
-        config = {**saved, **config}
+    if draft is not None and draft.kind == kind:
+        # Secrets sealed under an earlier server key are lost: they must be typed again.
+        with suppress(crypto.CredentialsUnreadable):
+            config = {**saved_secrets(runtime, draft), **config}
     return kind, config, build(runtime, acc.workspace_id, kind, config)
 
 
