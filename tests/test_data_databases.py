@@ -8,8 +8,10 @@ MariaDB, created here and dropped at the end; the control database is SQLite or 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +34,10 @@ from tests.storage_servers import Relay
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
 from workspace.db import transaction
+from workspace.errors import Unavailable
 from workspace.runtime import build_runtime
 from workspace.schema import naming
-from workspace.services import data_databases, workspaces
+from workspace.services import data_databases, record_types, records, workspaces
 from workspace.services.data_checks import (
     PRIVILEGES,
     ConnectionFailed,
@@ -296,4 +299,81 @@ def test_page_tests_without_storing_shows_errors_by_the_field_and_needs_csrf(cli
     assert refused.status_code == 422
     assert 'id="password-error"' in refused.text and "wrong password" in refused.text
     assert client.post(base + "/connect", data={**form, "action": "connect"}).status_code == 403
+    assert stored_rows(runtime, ws) == []
+
+
+class Silent:
+    """A server that accepts connections and never says a word: a database that hangs."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.listener.accept()[0])
+
+    def close(self) -> None:
+        for sock in [self.listener, *self.held]:
+            sock.close()
+
+
+def test_a_hanging_customer_database_fails_within_its_timeout_while_others_go_on(
+    api: Api, ws: int, access, runtime, settings
+):
+    """The workspace's database stops answering (not refusing): its request waits only the
+    short connect timeout and gets 503, and another workspace is served meanwhile."""
+    api.put(database(ws), good(), expect=200)
+    rt, created = make_type(api, ws, "Ticket", field("Title", "text"), rows=[{"title": "a"}])
+    other = int(api.post("/workspaces", {"name": "Managed"}, expect=201)["id"])
+    managed, _ = make_type(api, other, "Ticket", field("Title", "text"), rows=[{"title": "b"}])
+    silent = Silent()
+    try:
+        with transaction(runtime.control, write=True) as conn:
+            conn.execute(
+                m.data_databases.update()
+                .where(m.data_databases.c.workspace_id == ws)
+                .values(port=silent.port, version=m.data_databases.c.version + 1)
+            )
+        runtime.data_engines.forget(ws)
+        type_def = record_types.get_type(runtime, access, rt["id"])
+        finished: list[str] = []
+
+        def read_hanging() -> None:
+            with pytest.raises(Unavailable) as down:
+                records.get(runtime, access, type_def, created[0]["id"])
+            finished.append(down.value.message)
+
+        waiting = threading.Thread(target=read_hanging)
+        started = time.monotonic()
+        waiting.start()
+        listed = api.get(records_path(other, managed), expect=200)
+        assert [r["fields"]["title"] for r in listed["items"]] == ["b"]
+        assert finished == []  # the other workspace did not wait for the hanging one
+        waiting.join(timeout=60)
+        assert time.monotonic() - started < settings.customer_db_timeout + 20
+        (message,) = finished
+        assert message.startswith(
+            f"the workspace's database at 127.0.0.1:{silent.port} is not answering: "
+        )
+    finally:
+        silent.close()
+
+
+def test_bad_settings_are_named(api: Api, ws: int, runtime):
+    cases = [
+        (good(host=""), "host", "is required"),
+        (good(port=70000), "port", "from 1 to 65535"),
+        (good(database="a b"), "database", "no spaces"),
+        (good(password=""), "password", "is required"),
+        (good(ca_cert="x"), "ca_cert", "only with TLS on"),
+    ]
+    for spec, name, says in cases:
+        got = api.put(database(ws), spec, expect=422)["error"]
+        assert says in got["fields"][name], got
+    missing = api.put(database(ws), {"host": "db.example.com"}, expect=422)["error"]
+    assert missing["fields"] == {"database": "is required"}
     assert stored_rows(runtime, ws) == []
