@@ -89,9 +89,13 @@ def refs(api: Any, ws: int, make_user: Any, owner: Any) -> Refs:
     return Refs(api, ws, make_user, owner[0]["id"])
 
 
+#: Types whose values no record write sets, with the tests that cover them instead.
+READ_ONLY = {"file": "tests/test_file_fields.py (files are uploaded, not written)"}
+
+
 def test_every_registered_type_is_covered(runtime: Any) -> None:
-    """A field type added later must get a round trip here too."""
-    assert {t.type for t in TRIPS.values()} == set(runtime.field_types.names())
+    """A field type added later must get a round trip here too (or say where it is tested)."""
+    assert {t.type for t in TRIPS.values()} | set(READ_ONLY) == set(runtime.field_types.names())
 
 
 @each_trip

@@ -54,6 +54,7 @@ def test_every_builtin_field_type_is_registered(runtime):
             "multiple_choice",
             "relation",
             "user",
+            "file",
         ]
     )
 

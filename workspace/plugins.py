@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = (
     "plugins.fields_basic",
     "plugins.fields_contact",
     "plugins.fields_links",
+    "plugins.fields_files",
     "plugins.dedupe_email",
     "plugins.dedupe_phone",
     "plugins.dedupe_company",

@@ -103,6 +103,14 @@ class FieldType:
     #: Values can be ranked from least to most restrictive (consent: checkbox, choices), so a
     #: merge may keep "the most restrictive" one.
     ordered_consent: ClassVar[bool] = False
+    #: Values live outside the record's tables (a file field's files are rows of the control
+    #: database's ``files`` table): no column or link table, never written through a record
+    #: write; the services fill them in when records are read.
+    outside_record: ClassVar[bool] = False
+    #: Records can be ordered by this field.
+    sortable: ClassVar[bool] = True
+    #: Why a field of this type cannot be required (None: it can); refused with this reason.
+    cannot_require: ClassVar[str | None] = None
     #: Type-specific config keys and their validators (common keys are handled here).
     options: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     operators: ClassVar[frozenset[str]] = frozenset(
@@ -131,6 +139,8 @@ class FieldType:
                 errors[f"config.{key}"] = str(exc)
         if cleaned.get("unique") and not self.can_be_unique:
             errors["config.unique"] = f"fields of type {self.name} cannot be unique"
+        if cleaned.get("required") and self.cannot_require:
+            errors["config.required"] = self.cannot_require
         if errors:
             raise ValidationFailed("invalid field configuration", fields=errors)
         return self.finish_config(cleaned, ctx)

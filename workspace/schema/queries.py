@@ -126,6 +126,8 @@ def _condition(
     label = f"filter.{f.key}"
     if op not in OPERATORS:
         raise ValidationFailed.single(label, f"unknown operator {str(op)[:20]!r}")
+    if not f.type.operators:
+        raise ValidationFailed.single(label, f"{f.type.label} fields cannot be filtered on")
     if op not in f.type.operators:
         allowed = ", ".join(o for o in OPERATORS if o in f.type.operators)
         raise ValidationFailed.single(label, f"a {f.type.name} field supports: {allowed}")
@@ -165,6 +167,10 @@ def parse_sort(rt: RecordTypeDef, spec: str | None, registry: FieldTypeRegistry)
             continue
         descending = part.startswith("-")
         f = resolve_field(rt, part.lstrip("-+"), registry)
+        if not f.type.sortable:
+            raise ValidationFailed.single(
+                f"sort.{f.key}", f"records cannot be sorted by a {f.type.label} field"
+            )
         if any(k.field.key == f.key for k in keys):
             raise ValidationFailed.single(f"sort.{f.key}", "appears twice")
         keys.append(SortKey(f, descending))

@@ -115,11 +115,19 @@ class RecordTypeDef:
 
     @property
     def scalar_fields(self) -> tuple[FieldDef, ...]:
-        return tuple(f for f in self.fields if not f.type.uses_link_table)
+        """Fields stored in columns of the record table."""
+        return tuple(
+            f for f in self.fields if not (f.type.uses_link_table or f.type.outside_record)
+        )
 
     @property
     def link_fields(self) -> tuple[FieldDef, ...]:
         return tuple(f for f in self.fields if f.type.uses_link_table)
+
+    @cached_property
+    def outside_fields(self) -> tuple[FieldDef, ...]:
+        """Fields whose values live outside the record's tables (file fields)."""
+        return tuple(f for f in self.fields if f.type.outside_record)
 
     # Statements of the hot paths, built once per definition (building costs as much CPU as
     # executing). Bind ``record_id`` / ``record_ids``.

@@ -12,6 +12,7 @@ from workspace.db import transaction
 from workspace.errors import NotFound
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
+from workspace.services import file_values
 from workspace.services.principal import Access
 from workspace.services.record_values import load_records
 
@@ -25,4 +26,6 @@ def get_deleted(runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int
         row = conn.execute(rt.select_by_id, {"record_id": record_id}).mappings().first()
         if row is None or row["deleted_at"] is None:
             raise NotFound("record not found")
-        return load_records(conn, rt, [row])[0]
+        record = load_records(conn, rt, [row])[0]
+    file_values.fill(runtime, rt, [record])
+    return record

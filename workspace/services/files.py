@@ -27,6 +27,7 @@ from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import activity, file_blobs, file_storage, records
 from workspace.services.file_content import Scanned, scan
+from workspace.services.file_values import FILE_FIELD_TYPE
 from workspace.services.principal import Access
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ F, W = m.files, m.workspaces
 MAX_FILES = 10
 #: How long a deleted file can be restored before ``purge`` removes it.
 RESTORE_DAYS = 30
-FILE_FIELD_TYPE = "file"
 
 
 def blob_name(sha256_hex: str) -> str:

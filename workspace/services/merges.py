@@ -227,7 +227,7 @@ def _parsed(rt: RecordTypeDef, values: dict[str, Any], acc: Access) -> dict[str,
     ctx, parsed, errors = ValueContext(acc.phone_region), {}, {}
     for key, value in values.items():
         f = rt.field_by_key(key)
-        if f is None:
+        if f is None or f.type.outside_record:  # a file field's files move with the merge
             continue
         try:
             parsed[key] = f.type.parse(f, activity.jsonable(value), ctx)

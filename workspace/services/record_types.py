@@ -23,6 +23,7 @@ from workspace.services import (
     definitions,
     field_config,
     field_specs,
+    file_values,
     schema_changes,
 )
 from workspace.services.names import clean_name
@@ -233,6 +234,14 @@ def change_field(
     new_type = (
         field_specs.lookup_type(runtime, changes["type"], "type") if "type" in changes else old.type
     )
+    if new_type is not old.type and (new_type.outside_record or old.type.outside_record):
+        # A file field's values are files, not column values: there is nothing to convert.
+        outside = old.type if old.type.outside_record else new_type
+        raise ValidationFailed.single(
+            "type",
+            f"a {outside.label} field cannot change type, nor can another field become one; "
+            "add a new field instead",
+        )
     with transaction(runtime.control) as conn:
         ctx = _config_context(conn, acc.workspace_id)
     new_config = field_specs.clean_config(
@@ -273,7 +282,7 @@ def reorder_fields(
 def delete_field(runtime: Runtime, acc: Access, record_type_id: int, field_id: int) -> None:
     acc.require("admin")
     rt = get_type(runtime, acc, record_type_id)
-    _field(rt, field_id)
+    f = _field(rt, field_id)
     schema_changes.begin(
         runtime, record_type_id, {"op": "delete_field", "field": field_id}, pause=False
     )
@@ -284,6 +293,8 @@ def delete_field(runtime: Runtime, acc: Access, record_type_id: int, field_id: i
             # A dedupe rule without one of its fields would judge on less than it was set
             # up for: it goes with the field.
             conn.execute(delete(DR).where(DR.c.id.in_([rd.id for rd in rules])))
+            if f.type.name == file_values.FILE_FIELD_TYPE:
+                file_values.detach_field(conn, acc, rt, f)  # its files become attachments
             schema_changes.publish(
                 conn,
                 record_type_id,

@@ -35,7 +35,14 @@ from workspace.runtime import Runtime
 from workspace.schema import queries
 from workspace.schema.fields import ValueContext
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import activity, dedupe, definitions, record_items, tombstones
+from workspace.services import (
+    activity,
+    dedupe,
+    definitions,
+    file_values,
+    record_items,
+    tombstones,
+)
 from workspace.services.principal import Access
 from workspace.services.record_values import load_records, parse_values
 from workspace.services.record_writes import write_batch
@@ -67,7 +74,9 @@ def get(runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int) -> dic
                 raise NotFound("record not found")
             if row["deleted_at"] is not None:
                 _raise_deleted(runtime, rt, record_id)
-            return load_records(conn, rt, [row])[0]
+            record = load_records(conn, rt, [row])[0]
+        file_values.fill(runtime, rt, [record])
+        return record
 
     return _read(runtime, acc, rt, read)
 
@@ -124,6 +133,7 @@ def list_records(
                 .all()
             )
             page = load_records(conn, rt, rows[:limit])
+        file_values.fill(runtime, rt, page)
         next_cursor = queries.encode_cursor(page[-1]["id"], spec) if len(rows) > limit else None
         result: dict[str, Any] = {"items": page, "next_cursor": next_cursor}
         if total is not None:
@@ -383,6 +393,7 @@ def _run(
                 raise
             continue
         _emit_all(runtime, acc, rt, outcomes)
+        file_values.fill(runtime, rt, [o.record for o in outcomes if o.record is not None])
         return outcomes, True
     raise Unavailable("the record type kept changing during the write; retry")
 
