@@ -198,8 +198,9 @@ def test_a_damaged_blob_stops_the_migration_and_nothing_switches(
     got = api.get(f"/workspaces/{ws}/storage")
     migration = got["migration"]
     assert migration["state"] == "failed" and migration["done_objects"] == 3
-    assert f"file {damaged} is damaged on local folder" in migration["error"]
+    assert f"file {damaged} is damaged: on local folder" in migration["error"]
     assert "Nothing was switched" in migration["error"]
+    assert api.get(f"/workspaces/{ws}/storage/migrations/{migration['id']}") == migration
     assert got["active"]["kind"] == "local"  # not switched
     s3 = file_storage.write_backend(runtime, ws)
     assert not run_async(s3.exists, blob_name(damaged))  # the bad copy was removed

@@ -217,12 +217,14 @@ async def _hashing(chunks: AsyncGenerator[bytes], sha: Any) -> AsyncIterator[byt
 
 
 async def _copy(sources: list[StorageBackend], target: StorageBackend, sha256: str) -> int:
-    """Make sure the target holds the blob, verified by reading it back; return its size."""
+    """Make sure the target holds the blob, verified by reading it back; return its size.
+    A source whose copy is damaged is passed over for the next one that has it intact."""
     name = blob_name(sha256)
     with suppress(ObjectNotFound):
         found, size = await _digest(target, name)
         if found == sha256:
             return size  # copied before a crash, or uploaded there during the migration
+    damaged = []
     for source in sources:
         sha = hashlib.sha256()
         try:
@@ -231,10 +233,8 @@ async def _copy(sources: list[StorageBackend], target: StorageBackend, sha256: s
             continue
         if sha.hexdigest() != sha256:
             await target.delete(name)
-            raise MigrationStopped(
-                f"file {sha256} is damaged on {source.location}: its content now hashes to "
-                f"{sha.hexdigest()}. Nothing was switched; restore the file there and retry."
-            )
+            damaged.append(f"on {source.location} its content now hashes to {sha.hexdigest()}")
+            continue
         found, _ = await _digest(target, name)
         if found != sha256:
             raise MigrationStopped(
@@ -242,6 +242,11 @@ async def _copy(sources: list[StorageBackend], target: StorageBackend, sha256: s
                 f"{found}. Nothing was switched; retry once the backend is healthy."
             )
         return size
+    if damaged:
+        raise MigrationStopped(
+            f"file {sha256} is damaged: {'; '.join(damaged)}. Nothing was switched; restore "
+            "the file and retry."
+        )
     where = ", ".join(s.location for s in sources)
     raise MigrationStopped(f"file {sha256} is missing from {where}. Nothing was switched.")
 
