@@ -1,9 +1,11 @@
 """Real storage servers on loopback for tests/test_storage_backends.py, each in its own
-process: moto's S3 server with IAM checks on, and pyftpdlib; plus a TCP relay that can be cut
-like a pulled cable."""
+process: moto's S3 server with IAM checks on, and pyftpdlib (plain and with TLS); plus a TCP
+relay that can be cut like a pulled cable."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import signal
@@ -19,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from storage_backends.ftp import FtpBackend
 from storage_backends.s3 import S3Backend
@@ -148,6 +154,92 @@ class PyFtpd(Server):
     def litter(self, backend: StorageBackend) -> list[str]:
         assert isinstance(backend, FtpBackend)
         return hidden_files(self.home / backend.base.relative_to("/"))
+
+
+class PyFtpsd(PyFtpd):
+    """pyftpdlib requiring TLS on control and data connections (explicit FTPS), with a
+    certificate for 127.0.0.1 signed by a throw-away CA the backend is told to trust."""
+
+    name = "pyftpdlib-tls"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.ca_pem, cert_pem, key_pem = loopback_certificate()
+        (workdir / "cert.pem").write_bytes(cert_pem)
+        (workdir / "key.pem").write_bytes(key_pem)
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            *("--tls", "--certfile", str(self.workdir / "cert.pem")),
+            *("--keyfile", str(self.workdir / "key.pem")),
+            *("--tls-control-required", "--tls-data-required"),
+        ]
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        return super().config(**{"tls": True, "ca_cert": self.ca_pem, **overrides})
+
+
+def loopback_certificate() -> tuple[str, bytes, bytes]:
+    """A CA certificate (PEM text), and a server certificate and key (PEM) it signed for
+    the IP address 127.0.0.1."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "workspace test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    pem = serialization.Encoding.PEM
+    return ca.public_bytes(pem).decode(), cert.public_bytes(pem), key_pem
 
 
 class Relay:

@@ -3,7 +3,8 @@
 - local: a temporary folder;
 - s3: moto's server mode in its own process (``python -m moto.server``), with IAM checks on,
   reached over HTTP by aioboto3 exactly as in production;
-- ftp: pyftpdlib in its own process (not aioftp's server: client and server share no code).
+- ftp: pyftpdlib in its own process (not aioftp's server: client and server share no code);
+- ftps: the same with TLS required on control and data connections, under a throw-away CA.
 
 Outages are real: the FTP server process is killed mid-upload and restarted; S3 traffic goes
 through a TCP relay that is cut mid-upload (killing moto would lose its in-memory state, and
@@ -28,7 +29,7 @@ from storage_backends import StorageBackendRegistry
 from storage_backends.ftp import FtpBackend
 from storage_backends.local import LocalBackend
 from storage_backends.s3 import S3Backend
-from tests.storage_servers import MotoS3, PyFtpd, Relay, free_port, hidden_files
+from tests.storage_servers import MotoS3, PyFtpd, PyFtpsd, Relay, free_port, hidden_files
 from workspace import (
     ObjectNotFound,
     StorageBackend,
@@ -39,7 +40,7 @@ from workspace import (
 from workspace.plugins import make_plugin_manager
 from workspace.settings import Settings
 
-KINDS = ["local", "s3", "ftp"]
+KINDS = ["local", "s3", "ftp", "ftps"]
 CHUNK = 64 * 1024
 MB = 1_000_000
 
@@ -81,6 +82,16 @@ class Harness:
         return registry.create(self.kind, self.config(**overrides))
 
 
+@pytest.fixture(scope="module")
+def pyftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpsd]:
+    server = PyFtpsd(tmp_path_factory.mktemp("ftps"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+
+
 @pytest.fixture(params=KINDS)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     if request.param == "s3":
@@ -89,6 +100,9 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     if request.param == "ftp":
         ftp: PyFtpd = request.getfixturevalue("pyftpd")
         return Harness("ftp", ftp.config, ftp.litter, ftp)
+    if request.param == "ftps":
+        ftps: PyFtpsd = request.getfixturevalue("pyftpsd")
+        return Harness("ftp", ftps.config, ftps.litter, ftps)
     root = tmp_path / "files"
     return Harness(
         "local",
@@ -290,6 +304,15 @@ PROBE_FAILURES = [
     ("s3", lambda: {"bucket": "no-such-bucket"}, "NoSuchBucket"),
     ("ftp", lambda: {"port": dead_port()}, ": connecting to 127.0.0.1:"),
     ("ftp", lambda: {"password": "wrong"}, ": logging in as 'workspace': the server answered 530"),
+    ("ftps", lambda: {"password": "wrong"}, ": logging in as 'workspace': the server answered 530"),
+    # Without TLS the server refuses the login in clear text.
+    ("ftps", lambda: {"tls": False, "ca_cert": None}, ": logging in as 'workspace'"),
+    # A certificate from a CA the backend does not trust is refused before logging in.
+    (
+        "ftps",
+        lambda: {"ca_cert": None},
+        ": starting TLS (AUTH TLS): [SSL: CERTIFICATE_VERIFY_FAILED]",
+    ),
 ]
 
 
@@ -341,6 +364,9 @@ async def test_a_server_that_never_answers_times_out(harness: Harness) -> None:
         ("ftp", {"host": "h", "passive_commands": ["port"]}, {"passive_commands": "must list"}),
         ("ftp", {"host": "h", "pasword": "typo"}, {"pasword": "is not a setting"}),
         ("ftp", {"host": "h", "password": "x\r\nDELE /a"}, {"password": "must be one line"}),
+        ("ftp", {"host": "h", "tls": "yes"}, {"tls": "must be true or false"}),
+        ("ftp", {"host": "h", "tls": True, "ca_cert": "not a cert"}, {"ca_cert": "must be a PEM"}),
+        ("ftp", {"host": "h", "ca_cert": "-----BEGIN"}, {"ca_cert": "applies only with tls on"}),
     ],
 )
 def test_config_errors_name_the_key(
