@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from plugins.dedupe_company import CompanyRule
 from plugins.dedupe_contact import THRESHOLD, ContactRule
-from plugins.dedupe_email import EmailRule
+from plugins.dedupe_email import EmailRule, domain_name
 from plugins.dedupe_names import PersonNameRule
 from plugins.dedupe_phone import PhoneRule
 from plugins.dedupe_text import fold_letters
@@ -520,6 +520,20 @@ def test_contact_blocks_on_date_of_birth():
     a = ["Jhon Smtih", None, None, None, None, "1956-04-09"]
     assert "born:19560409" in contact.keys(a, US)
     assert shares_a_key(a, ["Smith Jon", None, None, None, None, dt.date(1956, 4, 9)])
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("jane@garciaandsanchez.com", "garciaandsanchez"),
+        ("jane@mail.acme.co.uk", "acme"),
+        ("jane@gmail.com", "gmail"),  # the provider: matches no employer but Gmail itself
+        ("root@localhost", None),
+        (None, None),
+    ],
+)
+def test_domain_name_is_the_organisation_label(key, name):
+    assert domain_name(key) == name
 
 
 def test_contact_without_anything_to_compare_scores_zero():
