@@ -208,6 +208,10 @@ def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -
             raise click.UsageError("give WORKSPACE_ID --as EMAIL, or --resume")
         for migration_id in states:
             click.echo(storage_migration.summary(runtime, migration_id))
+        for migration_id in storage_migration.running_ids(runtime):
+            click.echo(f"migration {migration_id} is being copied by another live process")
+        if not states:
+            click.echo("no interrupted migration to resume")
     except WorkspaceError as exc:
         raise click.ClickException(exc.message) from None
     finally:
