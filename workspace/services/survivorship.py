@@ -59,7 +59,7 @@ def _override(f: FieldDef, choice: Any, mine: Any, theirs: Any) -> Any:
 
 def _default(f: FieldDef, mine: Any, theirs: Any, newest: Any) -> Any:
     empty = f.type.is_empty
-    if f.type.uses_link_table:
+    if f.type.uses_link_table or f.type.outside_record:
         return list(mine or []) + [v for v in theirs or [] if v not in (mine or [])]
     rule = f.config.get("survivorship", "most_complete")
     if rule == "most_restrictive":
@@ -81,7 +81,7 @@ def _most_restrictive(f: FieldDef, mine: Any, theirs: Any) -> Any:
 def rule_of(f: FieldDef) -> str:
     """The default a field follows in a merge: "union" for multi-valued fields, else its
     ``survivorship`` option ("most_complete" unless set); what a merge screen explains."""
-    if f.type.uses_link_table:
+    if f.type.uses_link_table or f.type.outside_record:
         return "union"
     return str(f.config.get("survivorship", "most_complete"))
 

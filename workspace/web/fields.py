@@ -20,9 +20,10 @@ MULTI = {"multiple_choice", "relation"}
 
 def edited_keys(rt: RecordTypeDef, form: Mapping[str, Any]) -> list[str]:
     """The keys listed in ``_fields`` (one comma-separated value, or several) that are fields
-    of ``rt``, in the type's field order."""
+    of ``rt`` a form can set, in the type's field order (a file field's files are uploaded
+    by a form of their own)."""
     listed = {key.strip() for part in _all(form.get("_fields")) for key in part.split(",")}
-    return [f.key for f in rt.fields if f.key in listed]
+    return [f.key for f in rt.fields if f.key in listed and not f.type.outside_record]
 
 
 def form_values(rt: RecordTypeDef, form: Mapping[str, Any]) -> dict[str, Any]:

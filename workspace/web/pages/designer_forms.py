@@ -21,7 +21,7 @@ HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 #: Built-in types in the order people reach for them; plugin types follow by label.
 PREFERRED = (
     "text", "long_text", "number", "money", "date", "datetime", "checkbox", "single_choice",
-    "multiple_choice", "email", "phone", "url", "relation", "user",
+    "multiple_choice", "email", "phone", "url", "relation", "user", "file",
 )  # fmt: skip
 OPTION_LABELS = {
     "required": "Required",

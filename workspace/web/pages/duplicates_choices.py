@@ -70,6 +70,8 @@ def choices(
     found = []
     for f in rt.fields:
         mine, theirs = survivor["fields"].get(f.key), loser["fields"].get(f.key)
+        if f.type.outside_record:  # a file field: the merge keeps the files of both
+            continue
         if f.type.is_empty(mine) and f.type.is_empty(theirs):
             continue
         c = Choice(f, mine, theirs)

@@ -3,6 +3,7 @@ delete and restore. Every answer to a form is a redirect back to the record's fi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio.to_thread
@@ -22,6 +23,7 @@ from workspace.web.pages.session import RuntimeDep, UserDep
 
 RECORD = "/t/{type_id:int}/r/{record_id:int}"
 FILE = "/files/{file_id:int}"
+FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 class FilePages(Controller):
@@ -51,7 +53,9 @@ class FilePages(Controller):
             raise
         except WorkspaceError as exc:
             return await anyio.to_thread.run_sync(_refused, runtime, user, request, exc)
-        return Redirect(record_url(workspace_id, type_id, record_id) + "#files", status_code=303)
+        key = form.get("field")
+        anchor = f"#field-{key}" if key and FIELD_KEY.fullmatch(key) else "#files"
+        return Redirect(record_url(workspace_id, type_id, record_id) + anchor, status_code=303)
 
     @get(FILE, sync_to_thread=True)
     def download(
@@ -106,4 +110,5 @@ def _refused(
 
 def _back(file: dict[str, Any]) -> Redirect:
     url = record_url(file["workspace"], file["record_type"], file["record"])
-    return Redirect(url + "#files", status_code=303)
+    anchor = "#files" if file["field"] is None else f"#file-field-{file['field']}"
+    return Redirect(url + anchor, status_code=303)

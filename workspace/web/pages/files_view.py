@@ -19,15 +19,26 @@ def file_url(workspace_id: int, file_id: int) -> str:
 def files_context(
     runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int
 ) -> dict[str, Any]:
-    """The record's files and the recently deleted ones, ready to show."""
+    """The record's files and the recently deleted ones, ready to show: general attachments
+    (``files``, ``deleted_files``) apart from those of each file field (by field id)."""
+    live = [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id)]
+    gone = [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id, deleted=True)]
     return {
-        "files": [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id)],
-        "deleted_files": [
-            _shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id, deleted=True)
-        ],
+        "files": [f for f in live if f["field"] is None],
+        "deleted_files": [f for f in gone if f["field"] is None],
+        "field_files": _by_field(live),
+        "field_deleted_files": _by_field(gone),
         "max_file_size": human_size(runtime.settings.max_file_bytes),
         "max_files": files.MAX_FILES,
     }
+
+
+def _by_field(shown: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {}
+    for f in shown:
+        if f["field"] is not None:
+            found.setdefault(f["field"], []).append(f)
+    return found
 
 
 def _shown(acc: Access, f: dict[str, Any]) -> dict[str, Any]:

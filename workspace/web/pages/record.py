@@ -142,6 +142,8 @@ class RecordPages(Controller):
             return Redirect(f"{url}?edit={key}#field-{key}")
         acc, rt = open_type(runtime, user.principal, workspace_id, type_id)
         f = _field(rt, key)
+        if f.type.outside_record:
+            raise BadRequest(f"{f.name}: add or delete its files on the record page")
         acc.require("member")
         record = records.get(runtime, acc, rt, record_id)
         refs = field_refs(runtime, acc, rt, record["fields"], [key])

@@ -102,7 +102,7 @@ class ViewState:
             columns = _known([c for c in params["col"] if c], fields)
         sort_keys: dict[str, str] = {}  # field key -> "key" or "-key", first mention wins
         for part in _split(_last(params, "sort"))[:5]:
-            if part.lstrip("-") in fields:
+            if part.lstrip("-") in fields and fields[part.lstrip("-")].type.sortable:
                 sort_keys.setdefault(part.lstrip("-"), part)
         conditions = []
         for index in condition_indexes(params)[:MAX_CONDITIONS]:
@@ -115,7 +115,7 @@ class ViewState:
             else:
                 conditions.append(cond)
         added = _last(params, "add")
-        if added in fields and len(conditions) < MAX_CONDITIONS:
+        if added in fields and fields[added].type.operators and len(conditions) < MAX_CONDITIONS:
             conditions.append(Condition(added, default_op(fields[added])))
         view = _last(params, "view")
         state = cls(
@@ -269,7 +269,7 @@ def condition_indexes(params: Params) -> list[int]:
 def read_condition(fields: Mapping[str, FieldDef], params: Params, index: int) -> Condition | None:
     """Condition ``index`` of a query string; None when its field does not exist."""
     f = fields.get(_last(params, f"f{index}"))
-    if f is None:
+    if f is None or not f.type.operators:  # file fields cannot be filtered on
         return None
     op = _last(params, f"o{index}")
     if op not in f.type.operators:

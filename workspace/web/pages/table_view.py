@@ -187,4 +187,6 @@ def editable_field(table: Table, key: str) -> FieldDef:
     f = table.rt.field_by_key(key)
     if f is None:
         raise NotFound("this field no longer exists; reload the page")
+    if f.type.outside_record:
+        raise BadRequest(f"{f.name}: add or delete its files on the record page")
     return f
