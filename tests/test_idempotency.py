@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -113,3 +114,28 @@ def test_server_errors_release_the_key(api, path, runtime, ws, monkeypatch):
     assert "incident" in body["error"]["message"] and "disk on fire" not in api.last.text
     monkeypatch.undo()
     post(api, path, {"fields": {"name": "Ada"}}, "k-500", expect=201)
+
+
+def test_an_upload_larger_than_a_json_body_is_idempotent_too(api, ws, settings):
+    rt, [record] = make_type(api, ws, "Deal", field("Name", "text"), rows=[{"name": "Big"}])
+    path = f"/api/v1/workspaces/{ws}/types/{rt['id']}/records/{record['id']}/files"
+    data = bytes(range(256)) * (settings.max_body_bytes // 256 + 4096)  # > max_body_bytes
+    # A retry sends the very same bytes (multipart boundary included), as a client resending
+    # its request does.
+    built = httpx.Request("POST", "http://x", files=[("files", ("big.bin", data))])
+    body = built.read()
+    headers = {
+        "Authorization": f"Bearer {api.token}",
+        "Idempotency-Key": "upload-1",
+        "Content-Type": built.headers["content-type"],
+    }
+
+    def send() -> Any:
+        return api.client.post(path, content=body, headers=headers)
+
+    first, again = send(), send()
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    listed = api.get(path.removeprefix("/api/v1"), expect=200)["items"]
+    assert [(f["name"], f["size"]) for f in listed] == [("big.bin", len(data))]

@@ -38,6 +38,11 @@ FILE_CSP = (
 UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\%;]')
 
 
+def upload_limit(max_file_bytes: int) -> int:
+    """The largest body an upload route takes."""
+    return max_file_bytes * MAX_FILES + ENVELOPE
+
+
 class UploadLimit:
     """ASGI middleware of the upload routes: at most ``MAX_FILES`` files of
     ``max_file_bytes`` (plus the envelope) per request, checked on the declared length and
@@ -48,7 +53,7 @@ class UploadLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         per_file = scope["app"].state.runtime.settings.max_file_bytes
-        limit = per_file * MAX_FILES + ENVELOPE
+        limit = upload_limit(per_file)
         problem = TooLarge(
             f"the upload is larger than {MAX_FILES} files of the {per_file} bytes allowed each",
             fields={"files": f"each file may have at most {per_file} bytes"},

@@ -1,16 +1,20 @@
 """ASGI middleware applying ``Idempotency-Key`` to every POST of the API.
 
 It sits inside authentication (the caller is known) and outside the handler, so it can store
-exactly the bytes the client received and replay them.
+exactly the bytes the client received and replay them. The request body is hashed as it
+arrives and spooled to a temporary file past 1 MiB, so an upload of many megabytes with a key
+costs disk, not memory; the route's own body limit applies (an upload route's, for uploads).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any
 
 import anyio.to_thread
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
@@ -25,8 +29,11 @@ from litestar.types import (
 from workspace.errors import BadRequest, TooLarge, WorkspaceError
 from workspace.services import idempotency
 from workspace.services.principal import Principal
+from workspace.web.file_transfer import upload_limit
 
 HEADER = b"idempotency-key"
+SPOOL_IN_MEMORY = 1024 * 1024
+REPLAY_CHUNK = 256 * 1024
 KEPT_HEADERS = {"content-type", "location", "retry-after"}
 
 
@@ -49,7 +56,6 @@ class IdempotencyMiddleware:
         if not 1 <= len(key) <= 255 or not key.isprintable():
             raise BadRequest("Idempotency-Key: must be 1-255 printable characters")
         runtime = scope["app"].state.runtime
-        body, messages = await _read_body(receive, runtime.settings.max_body_bytes)
         principal: Principal = scope["user"]
         workspace = scope.get("path_params", {}).get("workspace_id")
         claim_scope = f"ws:{workspace}" if workspace is not None else f"user:{principal.user_id}"
@@ -60,29 +66,28 @@ class IdempotencyMiddleware:
             scope.get("query_string", b"").decode(),
         ):
             digest.update(part.encode() + b"\0")
-        digest.update(body)
-        stored = await anyio.to_thread.run_sync(
-            idempotency.claim, runtime, claim_scope, key, digest.hexdigest()
-        )
-        if stored is not None:
-            await _replay(send, stored)
-            return
-        await self._run_and_store(scope, messages, send, runtime, claim_scope, key)
+        with SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
+            ending = await _read_body(receive, _limit(scope, runtime), digest, body)
+            stored = await anyio.to_thread.run_sync(
+                idempotency.claim, runtime, claim_scope, key, digest.hexdigest()
+            )
+            if stored is not None:
+                await _replay(send, stored)
+                return
+            body.seek(0)
+            replay = _replayed(body, ending)
+            await self._run_and_store(scope, replay, send, runtime, claim_scope, key)
 
     async def _run_and_store(
         self,
         scope: Scope,
-        messages: list[ReceiveMessage],
+        replay_receive: Receive,
         send: Send,
         runtime: Any,
         claim_scope: str,
         key: str,
     ) -> None:
-        pending = list(messages)
         status, headers, chunks = 500, {}, []
-
-        async def replay_receive() -> ReceiveMessage:
-            return pending.pop(0) if pending else {"type": "http.disconnect"}
 
         async def capture(message: Message) -> None:
             nonlocal status, headers
@@ -109,21 +114,47 @@ class IdempotencyMiddleware:
         await anyio.to_thread.run_sync(idempotency.complete, runtime, claim_scope, key, stored)
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, list[ReceiveMessage]]:
-    messages: list[ReceiveMessage] = []
+def _limit(scope: Scope, runtime: Any) -> int:
+    """The route's body limit; an upload route (no plain limit) takes ten files."""
+    handler = scope.get("route_handler")
+    limit = (
+        handler.resolve_request_max_body_size()
+        if isinstance(handler, HTTPRouteHandler)
+        else runtime.settings.max_body_bytes
+    )
+    return limit if limit is not None else upload_limit(runtime.settings.max_file_bytes)
+
+
+async def _read_body(receive: Receive, limit: int, digest: Any, body: IO[bytes]) -> list[Any]:
+    """Spool the request body into ``body``, hashing it; returns the messages after it."""
     size = 0
     while True:
         message = await receive()
-        messages.append(message)
         if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
+            return [message]
+        chunk = message.get("body", b"")
+        size += len(chunk)
         if size > limit:
             raise TooLarge(f"the body is larger than {limit} bytes")
+        digest.update(chunk)
+        await anyio.to_thread.run_sync(body.write, chunk)
         if not message.get("more_body"):
-            break
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-    return body, messages
+            return []
+
+
+def _replayed(body: IO[bytes], ending: list[Any]) -> Receive:
+    """A receive() that hands the spooled body to the app in chunks, then what followed."""
+    done = False
+
+    async def receive() -> ReceiveMessage:
+        nonlocal done
+        if not done:
+            chunk = await anyio.to_thread.run_sync(body.read, REPLAY_CHUNK)
+            done = len(chunk) < REPLAY_CHUNK
+            return {"type": "http.request", "body": chunk, "more_body": not done}
+        return ending.pop(0) if ending else {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _replay(send: Send, stored: idempotency.Stored) -> None:
