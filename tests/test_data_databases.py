@@ -254,6 +254,15 @@ def test_records_and_readable_views_live_in_the_customer_database(api: Api, ws: 
     assert api.delete(database(ws), expect=200)["managed"] is True
 
 
+def test_deleting_the_workspace_drops_its_tables_and_views_there(api: Api, ws: int):
+    api.put(database(ws), good(), expect=200)
+    rt, _ = make_type(api, ws, "Supplier", field("Name", "text"), rows=[{"name": "Acme"}])
+    assert customer_sql("SHOW TABLES LIKE 'v_supplier'") == [("v_supplier",)]
+    api.delete(f"/workspaces/{ws}", expect=204)
+    assert customer_sql("SHOW TABLES LIKE 'v_supplier'") == []
+    assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt['id']}'") == []
+
+
 def test_a_stopped_customer_database_takes_down_only_its_workspace(api: Api, runtime):
     relay = Relay(3306)
     ours = int(api.post("/workspaces", {"name": "On its own MySQL"}, expect=201)["id"])

@@ -114,6 +114,20 @@ def refresh(runtime: Runtime, workspace_id: int, record_type_id: int) -> None:
             conn.execute(update(V).where(V.c.record_type_id == record_type_id).values(values))
 
 
+def drop_all(runtime: Runtime, workspace_id: int) -> None:
+    """Drop every readable view of a workspace being deleted (safe to run again)."""
+    with transaction(runtime.control) as conn:
+        target = active_row(conn, workspace_id)
+        saved = list(conn.execute(select(V).where(V.c.workspace_id == workspace_id)))
+    mine = [row for row in saved if target is not None and row.data_database_id == target.id]
+    if mine:
+        with transaction(runtime.data_engines.engine_of(target), write=True) as data:
+            for row in mine:
+                ddl.drop_view(data, row.view_name)
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(delete(V).where(V.c.workspace_id == workspace_id))
+
+
 def refresh_quietly(runtime: Runtime, workspace_id: int, record_type_id: int) -> None:
     """:func:`refresh` after a change that has already been made: a view that cannot be
     updated is logged, not turned into a failure of the change itself."""

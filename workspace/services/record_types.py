@@ -163,6 +163,7 @@ def purge_workspace(runtime: Runtime, workspace_id: int) -> None:
             )
             for row in rows
         ]
+    data_views.drop_all(runtime, workspace_id)
     with transaction(runtime.data_engine(workspace_id), write=True) as data:
         for rt in doomed:
             ddl.drop_record_table(data, rt)
