@@ -250,3 +250,18 @@ def test_page_shows_errors_next_to_the_field_and_needs_csrf(admin_page):
     assert 'id="port-error"' in refused.text and "whole number" in refused.text
     forged = client.post(base + "/draft", data=form)
     assert forged.status_code == 403
+
+
+def test_page_reads_the_ftps_checkbox_and_names_a_bad_certificate(admin_page, pyftpd: PyFtpd):
+    client, ws = admin_page
+    base = f"/w/{ws}/settings/storage"
+    client.get(base + "?kind=ftp")
+    config = {key: str(value) for key, value in pyftpd.config().items()}
+    form = {**config, "kind": "ftp", "action": "save", "_csrf_token": csrf(client)}
+    refused = client.post(base + "/draft", data={**form, "tls": "on", "ca_cert": "not a PEM"})
+    assert refused.status_code == 422
+    assert 'id="ca_cert-error"' in refused.text and "must be a PEM certificate" in refused.text
+    assert 'name="tls" value="on" checked' in refused.text  # what was typed stays
+    saved = client.post(base + "/draft", data=form)  # the box left unticked: plain FTP
+    assert saved.status_code == 200 and "Saved. Test the connection" in saved.text
+    assert 'name="tls" value="on" checked' not in saved.text

@@ -5,19 +5,14 @@ then shown only as "saved, hidden"; the migration's progress finishes and S3 is 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.browser import LiveServer, log_in, screenshot
+from tests.browser import LiveServer, log_in, screenshot, serving
 from tests.storage_files import add_file, all_verified, payload, running_moto
-from tests.storage_servers import MotoS3, free_port
-from workspace.app import create_app
-from workspace.runtime import build_runtime
+from tests.storage_servers import MotoS3
 from workspace.services import file_storage, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
@@ -40,20 +35,8 @@ def storage_server(
         migrate_on_start=False,
         allow_private_hosts=True,
     )
-    runtime = build_runtime(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, runtime), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield LiveServer(runtime, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as server:
+        yield server
 
 
 def test_admin_moves_the_files_to_s3(page: Any, storage_server, moto_s3, request):

@@ -24,7 +24,7 @@ PAGE = "/w/{workspace_id:int}/settings/storage"
 class Input:
     key: str
     label: str
-    kind: str = "text"  # text | number | secret
+    kind: str = "text"  # text | number | secret | check | pem
     hint: str = ""
 
 
@@ -45,6 +45,13 @@ INPUTS = {
         Input("user", "User"),
         Input("password", "Password", "secret"),
         Input("base_path", "Base path", hint="Folder on the server, e.g. /files"),
+        Input("tls", "Use TLS (FTPS)", "check", hint="Explicit AUTH TLS, data connections too"),
+        Input(
+            "ca_cert",
+            "Trusted CA certificate",
+            "pem",
+            hint="PEM, for a server whose certificate no public authority signed; needs TLS",
+        ),
     ],
     "local": [
         Input(
@@ -64,9 +71,10 @@ def config_from_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for item in INPUTS.get(kind, []):
         value = str(form.get(item.key, "")).strip()
-        if not value:
-            continue
-        config[item.key] = int(value) if item.kind == "number" and value.isdigit() else value
+        if item.kind == "check":
+            config[item.key] = bool(value)
+        elif value:
+            config[item.key] = int(value) if item.kind == "number" and value.isdigit() else value
     return config
 
 
