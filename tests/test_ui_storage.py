@@ -82,3 +82,7 @@ def test_admin_moves_the_files_to_s3(page: Any, storage_server, moto_s3, request
     assert "read-only" in page.get_by_text("Read-only").first.inner_text().lower()
     screenshot(page, request, "migrated")
     all_verified(file_storage.write_backend(runtime, ws), hashes)
+
+    page.get_by_role("link", name="FTP").click()
+    assert not page.get_by_label("Use TLS (FTPS)").is_checked()
+    screenshot(page, request, "ftp-form")
