@@ -67,6 +67,15 @@ def test_the_value_is_the_files_uploaded_through_the_field_in_upload_order(api, 
         "content_type": "image/png",
     }
     assert got["signed_copy"] == brief(signed["items"])
+    # The history names the field (by id: keys can be renamed).
+    entries = api.get(f"{rec['records']}/{rec['a']}/activity", expect=200)["items"]
+    added = {
+        e["changes"][0]["new"]["name"]: e["changes"][0]["new"]
+        for e in entries
+        if e["action"] == "file_added"
+    }
+    assert added["signed.txt"]["field"] == signed["items"][0]["field"]
+    assert "field" not in added["notes.txt"]
     # A general attachment belongs to no field.
     assert general["items"][0]["field"] is None
     assert general["items"][0]["id"] not in [f["id"] for f in got["scan"] + got["signed_copy"]]

@@ -83,3 +83,55 @@ def test_drop_files_on_the_form_then_delete_and_restore(page, live_server, reque
     page.get_by_role("button", name="Restore dropped.txt").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("file").count() == 1
+
+
+def test_add_a_file_field_in_the_designer_and_upload_into_it(page, live_server, request, tmp_path):
+    """A File field added in the designer shows on the record page with its own upload box;
+    what is uploaded there shows in the field (not among the attachments), in the timeline
+    and in the table, and downloads as uploaded."""
+    me, url = customer(live_server)
+    design = url.rsplit("/r/", 1)[0] + "/design"
+    log_in(page, live_server, me["email"])
+    page.goto(design)
+    add = page.get_by_test_id("add-field")
+    add.get_by_label("Field name").fill("Signed contract")
+    add.get_by_label("Type").select_option("file")
+    add.locator(".type-hint").get_by_text("cannot be required").wait_for()
+    assert add.get_by_label("Required").count() == 0
+    add.get_by_role("button", name="Add field").click()
+    page.get_by_test_id("preview-signed_contract").wait_for()
+    screenshot(page, request, "designer-file-field")
+
+    page.goto(url)
+    row = page.get_by_test_id("field-signed_contract")
+    scan = tmp_path / "contract scan.png"
+    scan.write_bytes(PNG)
+    terms = tmp_path / "terms.txt"
+    terms.write_bytes(b"Terms and conditions\n")
+    row.get_by_label("Files for Signed contract").set_input_files([str(scan), str(terms)])
+    row.get_by_role("button", name="Upload").click()
+    page.wait_for_url(url + "#field-signed_contract")
+
+    row = page.get_by_test_id("field-signed_contract")
+    in_field = row.get_by_test_id("file")
+    assert in_field.count() == 2
+    assert in_field.nth(0).locator("img").get_attribute("alt") == "contract scan.png"
+    assert "terms.txt" in in_field.nth(1).inner_text()
+    assert page.locator("#files").get_by_test_id("file").count() == 0  # not an attachment
+    in_timeline = page.locator("#activity").get_by_role("link", name="terms.txt")
+    href = in_field.nth(1).get_by_role("link", name="terms.txt").get_attribute("href")
+    assert in_timeline.get_attribute("href") == href
+    event = page.locator("#activity").get_by_test_id("event").filter(has_text="terms.txt")
+    assert "in Signed contract" in event.inner_text()
+    screenshot(page, request, "file-field")
+
+    with page.expect_download() as info:
+        in_field.nth(1).get_by_role("link", name="terms.txt").click()
+    assert Path(info.value.path()).read_bytes() == terms.read_bytes()
+
+    page.goto(url.rsplit("/r/", 1)[0])
+    cell = page.locator("td.cell.t-file").first
+    assert "contract scan.png, terms.txt" in cell.inner_text()
+    screenshot(page, request, "file-field-table")
+    cell.get_by_role("link").click()
+    page.wait_for_url(url + "#field-signed_contract")

@@ -74,6 +74,8 @@ def test_upload_into_the_field_and_see_it_there_not_among_the_attachments(deals)
     assert 'enctype="multipart/form-data"' in field_row
     assert "notes.txt" in attachments
     assert "terms.txt" not in attachments and "contract.png" not in attachments
+    timeline = section(page, 'id="activity"', "</section>")
+    assert '<span class="file-field-ref">in Contract</span>' in timeline
     # The field's row is not an inline editor.
     assert "/fields/contract/edit" not in page
 

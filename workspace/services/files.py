@@ -196,7 +196,10 @@ def _note(
 def _brief(file: dict[str, Any] | None) -> dict[str, Any] | None:
     if file is None:
         return None
-    return {k: file[k] for k in ("id", "name", "size", "content_type")}
+    brief = {k: file[k] for k in ("id", "name", "size", "content_type")}
+    if file.get("field") is not None:  # the file field it belongs to, by id (keys change)
+        brief["field"] = file["field"]
+    return brief
 
 
 # ---- reading ---------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def timeline(
     """One page of the record's history, newest first, and where the next page starts."""
     page = activity.for_record(runtime, acc, rt.id, record_id, limit=PAGE, before=before)
     labels = _relation_labels(runtime, acc, rt, page["items"])
-    views = work.views(runtime, acc, page["items"], members)
+    field_names = {f.id: f.name for f in rt.fields}
+    views = work.views(runtime, acc, page["items"], members, field_names)
     events = [_event(rt, item, members, labels, views.get(item["id"])) for item in page["items"]]
     return {"events": events, "next_before": page["next_before"]}
 

@@ -70,6 +70,8 @@ class FileView:
     name: str
     size: str
     url: str | None
+    #: The file field it belongs to (its name now), None for a general attachment.
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,14 @@ class WorkView:
 
 
 def views(
-    runtime: Runtime, acc: Access, items: Iterable[Mapping[str, Any]], members: Mapping[int, str]
+    runtime: Runtime,
+    acc: Access,
+    items: Iterable[Mapping[str, Any]],
+    members: Mapping[int, str],
+    field_names: Mapping[int, str],
 ) -> dict[int, WorkView]:
-    """The view of every comment, task and file entry among ``items``, by entry id."""
+    """The view of every comment, task and file entry among ``items``, by entry id
+    (``field_names``: the record type's field names by id, for files of a file field)."""
     mine = [i for i in items if i["action"] in VERBS and i["changes"]]
     added = [_side(i) for i in mine if i["action"] == "comment_added"]
     current = comments.by_ids(runtime, acc, [c["id"] for c in added if c])
@@ -98,7 +105,7 @@ def views(
         elif kind == "task":
             found[item["id"]] = _task(item, members)
         else:
-            found[item["id"]] = _file(acc, item)
+            found[item["id"]] = _file(acc, item, field_names)
     return found
 
 
@@ -184,7 +191,7 @@ def _task(item: Mapping[str, Any], members: Mapping[int, str]) -> WorkView:
     return WorkView("task", verb, changes, task=view)
 
 
-def _file(acc: Access, item: Mapping[str, Any]) -> WorkView:
+def _file(acc: Access, item: Mapping[str, Any], field_names: Mapping[int, str]) -> WorkView:
     meta = _side(item)
     file_id = int(meta.get("id", 0))
     gone = item["action"] == "file_deleted"
@@ -193,6 +200,7 @@ def _file(acc: Access, item: Mapping[str, Any]) -> WorkView:
         name=str(meta.get("name", "a file")),
         size=human_size(meta.get("size")),
         url=None if gone else f"/w/{acc.workspace_id}/files/{file_id}",
+        field=field_names.get(meta.get("field", 0)),
     )
     return WorkView("file", VERBS[item["action"]], file=view)
 
