@@ -19,8 +19,9 @@ from tests.web import csrf, log_in, page_user
 from workspace import models as m
 from workspace.app import create_app
 from workspace.db import transaction
+from workspace.errors import ValidationFailed
 from workspace.runtime import build_runtime
-from workspace.services import file_storage, workspaces
+from workspace.services import file_storage, storage_settings, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
@@ -147,6 +148,15 @@ def test_local_folders_only_under_the_operators_roots(api: Api, ws: int, roots: 
     error = api.put(storage(ws, "/draft"), {"kind": "local", "config": {"path": str(link)}})
     assert "WORKSPACE_STORAGE_LOCAL_ROOTS" in error["error"]["fields"]["path"]
 
+    # Blobs are shared by hash and purged per workspace: no folder serves two workspaces.
+    other = api.post("/workspaces", {"name": "Other"}, expect=201)["id"]
+    for taken in (inside, inside / "sub", roots):
+        body = {"kind": "local", "config": {"path": str(taken)}}
+        error = api.put(storage(other, "/draft"), body, expect=422)["error"]
+        assert error["fields"]["path"] == "is, holds or lies inside a folder of another workspace"
+    api.put(storage(other, "/draft"), {"kind": "local", "config": {"path": str(roots / "b")}})
+    assert api.last.status_code == 200
+
 
 @pytest.mark.parametrize(
     ("kind", "config", "field"),
@@ -265,3 +275,29 @@ def test_page_reads_the_ftps_checkbox_and_names_a_bad_certificate(admin_page, py
     saved = client.post(base + "/draft", data=form)  # the box left unticked: plain FTP
     assert saved.status_code == 200 and "Saved. Test the connection" in saved.text
     assert 'name="tls" value="on" checked' not in saved.text
+
+
+def test_no_admin_reaches_another_workspaces_own_folder(database_url, tmp_path, make_user):
+    """Even with the whole data folder opened to admins, the workspaces' own folders under
+    <data_dir>/files stay each workspace's own."""
+    opened = Settings(
+        database_url=database_url, data_dir=tmp_path, storage_local_roots=str(tmp_path)
+    )
+    runtime = build_runtime(opened)
+    try:
+        user = make_user()[0]
+        principal = Principal(user["id"], user["email"])
+        first, second = (workspaces.create(runtime, principal, n)["id"] for n in ("A", "B"))
+        acc = workspaces.access(runtime, principal, second)
+        files = tmp_path / "files"
+        for taken in (files / str(first), files, tmp_path):
+            with pytest.raises(ValidationFailed) as refused:
+                storage_settings.save_draft(runtime, acc, "local", {"path": str(taken)})
+            assert refused.value.fields == {
+                "path": "is, holds or lies inside a folder of another workspace"
+            }
+        mine = files / str(second) / "archive"
+        saved = storage_settings.save_draft(runtime, acc, "local", {"path": str(mine)})
+        assert saved["location"] == f"local folder {mine}"
+    finally:
+        runtime.close()

@@ -209,7 +209,32 @@ def _complete(
         # Secrets sealed under an earlier server key are lost: they must be typed again.
         with suppress(crypto.CredentialsUnreadable):
             config = {**saved_secrets(runtime, draft), **config}
-    return kind, config, build(runtime, acc.workspace_id, kind, config)
+    backend = build(runtime, acc.workspace_id, kind, config)
+    if kind == "local":
+        _refuse_shared_folder(runtime, acc.workspace_id, Path(backend.root))
+    return kind, config, backend
+
+
+def _refuse_shared_folder(runtime: Runtime, workspace_id: int, root: Path) -> None:
+    """Blobs are stored once per hash, and a workspace purges those it no longer needs: two
+    workspaces sharing a folder would delete each other's files. So a local folder may not
+    be, hold or lie inside another workspace's folder (its own, or one it chose)."""
+    real = Path(os.path.realpath(root))
+    others = [Path(os.path.realpath(default_folder(runtime, 0))).parent]
+    query = select(C.c.config).where(C.c.kind == "local", C.c.workspace_id != workspace_id)
+    with transaction(runtime.control) as conn:
+        others += [
+            Path(os.path.realpath(c["path"]))
+            for c in conn.execute(query).scalars()
+            if c.get("path")
+        ]
+    own = Path(os.path.realpath(default_folder(runtime, workspace_id)))
+    for other in others:
+        shared = real == other or other in real.parents or real in other.parents
+        if shared and real != own and own not in real.parents:
+            raise ValidationFailed.single(
+                "path", "is, holds or lies inside a folder of another workspace"
+            )
 
 
 def save_draft(runtime: Runtime, acc: Access, kind: Any, config: Any) -> dict[str, Any]:
