@@ -14,6 +14,10 @@ from sqlalchemy import Engine, event
 
 from tests.helpers import Api, field, make_type
 from tests.test_files import PNG, download, upload
+from workspace.errors import ValidationFailed
+from workspace.services import form_config
+from workspace.services.definitions import open_type
+from workspace.services.principal import Principal
 
 
 @pytest.fixture
@@ -231,3 +235,34 @@ def test_types_without_file_fields_read_no_files(api, ws):
     finally:
         event.remove(Engine, "before_cursor_execute", count)
     assert statements == []
+
+
+def test_an_import_neither_suggests_nor_takes_a_file_field(api, rec, client):
+    response = client.post(
+        f"/api/v1{rec['base']}/imports",
+        content=b"Name,Scan\nEve,scan.pdf\n",
+        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["mapping"] == {"0": "name"}
+    body = api.post(
+        f"{rec['base']}/imports/{created['id']}/run",
+        {"mapping": {"0": "name", "1": "scan"}, "policy": "create"},
+        expect=422,
+    )
+    assert body["error"]["fields"] == {
+        "mapping.1": "'scan' takes uploaded files, not a column's text"
+    }
+
+
+def test_a_public_form_leaves_file_fields_out(rec, runtime, owner):
+    principal = Principal(owner[0]["id"], owner[0]["email"])
+    rt = open_type(runtime, principal, rec["ws"], rec["rt"]["id"])[1]
+    assert [f["key"] for f in form_config.default_config(rt)["fields"]] == ["name"]
+    raw = {"fields": [{"key": "name"}, {"key": "scan", "hidden": True, "value": "x.pdf"}]}
+    with pytest.raises(ValidationFailed) as refused:
+        form_config.clean_config(rt, raw, frozenset())
+    assert refused.value.fields == {
+        "fields.scan": "File fields cannot be on a form: their files are uploaded later"
+    }

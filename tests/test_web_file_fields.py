@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from tests.test_files import PNG
 from tests.web import csrf, log_in, page_user
-from workspace.services import files, record_types, records, workspaces
+from workspace.services import files, forms, record_types, records, workspaces
 from workspace.services.definitions import open_type
 from workspace.services.principal import Principal
 
@@ -139,3 +139,9 @@ def test_the_designer_offers_the_file_type_without_a_required_box(deals):
     ).text
     assert "uploaded on the record page once the record is saved" in options
     assert "config.required" not in options and "config.unique" not in options
+
+
+def test_the_form_builder_does_not_offer_file_fields(deals):
+    form = forms.create_form(deals.runtime, deals.acc, deals.type_id, "Deal form")
+    builder = deals.client.get(f"/w/{deals.ws}/forms/{form['id']}").text
+    assert "f.name.label" in builder and "f.contract." not in builder

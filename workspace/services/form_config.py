@@ -243,6 +243,9 @@ def _clean_fields(rt: RecordTypeDef, raw: Any, errors: dict[str, str]) -> list[F
 
 def _clean_field(f: FieldDef, item: Mapping[str, Any], errors: dict[str, str]) -> FormField | None:
     at = f"fields.{f.key}"
+    if f.type.outside_record:
+        errors[at] = f"{f.type.label} fields cannot be on a form: their files are uploaded later"
+        return None
     before = len(errors)
     label = _text(item.get("label"), "label", errors, at) or f.name
     help_text = _text(item.get("help"), "help", errors, at)

@@ -86,6 +86,8 @@ def suggest_mapping(rt: RecordTypeDef, headers: list[str]) -> dict[str, str]:
     punctuation aside), each field at most once: {column index: field key}."""
     by_name: dict[str, str] = {}
     for f in rt.fields:
+        if f.type.outside_record:  # a file field's files are uploaded, not imported
+            continue
         by_name.setdefault(_folded(f.key), f.key)
         by_name[_folded(f.name)] = f.key
     mapping: dict[str, str] = {}
@@ -312,8 +314,10 @@ def _checked_mapping(rt: RecordTypeDef, headers: list[str], mapping: Any) -> dic
             errors[f"mapping.{column}"] = f"there is no column {column} in the file"
         elif key in (None, ""):
             continue
-        elif not isinstance(key, str) or rt.field_by_key(key) is None:
+        elif (f := rt.field_by_key(key) if isinstance(key, str) else None) is None:
             errors[f"mapping.{column}"] = f"{key!r} is not a field of {rt.name}"
+        elif f.type.outside_record:
+            errors[f"mapping.{column}"] = f"{key!r} takes uploaded files, not a column's text"
         elif key in columns.values():
             errors[f"mapping.{column}"] = f"another column already goes to {key!r}"
         else:

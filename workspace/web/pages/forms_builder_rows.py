@@ -52,6 +52,8 @@ def rows_from_config(
     specs = {f["key"]: (i, f) for i, f in enumerate(config.get("fields") or [])}
     rows = []
     for f in rt.fields:
+        if f.type.outside_record:  # files are uploaded on the record page, never on a form
+            continue
         index, spec = specs.get(f.key, (None, None))
         rows.append(
             Row(
@@ -78,7 +80,7 @@ def rows_from_post(
     listed = {k.strip() for k in _text(data.get("_keys")).split(",")}
     rows = []
     for f in rt.fields:
-        if f.key not in listed:
+        if f.key not in listed or f.type.outside_record:
             continue
         at = f"f.{f.key}."
         rows.append(
