@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import update
 
 from tests.test_files import PNG
 from tests.web import csrf, log_in, page_user
+from workspace import models as m
+from workspace.db import transaction
 from workspace.services import files, forms, record_types, records, workspaces
 from workspace.services.definitions import open_type
 from workspace.services.principal import Principal
@@ -145,3 +148,26 @@ def test_the_form_builder_does_not_offer_file_fields(deals):
     form = forms.create_form(deals.runtime, deals.acc, deals.type_id, "Deal form")
     builder = deals.client.get(f"/w/{deals.ws}/forms/{form['id']}").text
     assert "f.name.label" in builder and "f.contract." not in builder
+
+
+def test_viewers_see_the_files_of_the_field_without_an_upload_form(deals, runtime):
+    deals.upload(("terms.txt", b"terms"), field="contract")
+    viewer = page_user(runtime, "Vic Viewer")
+    workspaces.add_member(runtime, deals.acc, viewer["email"], "viewer")
+    log_in(deals.client, viewer)
+    field_row = section(
+        deals.client.get(deals.page).text, 'data-testid="field-contract"', 'id="files"'
+    )
+    assert "terms.txt" in field_row
+    assert "<form" not in field_row
+
+
+def test_a_file_whose_field_is_gone_shows_among_the_attachments(deals, runtime):
+    """Uploaded while its field was being deleted (after the field's files were made
+    attachments): it must not vanish from the page."""
+    deals.upload(("late.txt", b"late"), field="contract")
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(update(m.files).values(field_id=999_999))
+    page = deals.client.get(deals.page).text
+    assert "late.txt" in section(page, 'id="files"', 'id="activity"')
+    assert "late.txt" not in section(page, 'data-testid="field-contract"', 'id="files"')

@@ -20,9 +20,14 @@ def files_context(
     runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int
 ) -> dict[str, Any]:
     """The record's files and the recently deleted ones, ready to show: general attachments
-    (``files``, ``deleted_files``) apart from those of each file field (by field id)."""
-    live = [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id)]
-    gone = [_shown(acc, f) for f in files.list_files(runtime, acc, rt, record_id, deleted=True)]
+    (``files``, ``deleted_files``) apart from those of each file field (by field id). A file
+    whose field is gone (uploaded while the field was being deleted) shows as an attachment,
+    as deleting the field makes it."""
+    fields = {f.id for f in rt.outside_fields}
+    live = [_shown(acc, f, fields) for f in files.list_files(runtime, acc, rt, record_id)]
+    gone = [
+        _shown(acc, f, fields) for f in files.list_files(runtime, acc, rt, record_id, deleted=True)
+    ]
     return {
         "files": [f for f in live if f["field"] is None],
         "deleted_files": [f for f in gone if f["field"] is None],
@@ -41,9 +46,10 @@ def _by_field(shown: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     return found
 
 
-def _shown(acc: Access, f: dict[str, Any]) -> dict[str, Any]:
+def _shown(acc: Access, f: dict[str, Any], fields: set[int]) -> dict[str, Any]:
     return {
         **f,
+        "field": f["field"] if f["field"] in fields else None,
         "url": file_url(acc.workspace_id, f["id"]),
         "inline": is_inline(f["content_type"]),
         "size_label": human_size(f["size"]),
