@@ -135,6 +135,9 @@ class FtpBackend(StorageBackend):
             socket_timeout=self.timeout,
             connection_timeout=self.timeout,
             passive_commands=self.passive_commands,
+            # Data connections go to the host the admin gave (its check holds), never to the
+            # address a server names in its PASV reply (which could point inside our network).
+            trust_server_pasv_ipv4_address=False,
         )
         try:
             with self._errors(action, name, f"connecting to {self.host}:{self.port}"):
