@@ -5,6 +5,7 @@ new-record form says to add files after saving, the designer offers the type."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -171,3 +172,25 @@ def test_a_file_whose_field_is_gone_shows_among_the_attachments(deals, runtime):
     page = deals.client.get(deals.page).text
     assert "late.txt" in section(page, 'id="files"', 'id="activity"')
     assert "late.txt" not in section(page, 'data-testid="field-contract"', 'id="files"')
+
+
+def test_a_file_field_first_does_not_title_the_record(client, runtime):
+    owner = page_user(runtime, "Tess Title")
+    principal = Principal(owner["id"], owner["email"])
+    ws = workspaces.create(runtime, principal, "Titles")["id"]
+    acc = workspaces.access(runtime, principal, ws)
+    spec = {"name": "Scan", "fields": [{"name": "Image", "type": "file"}]}
+    type_id = record_types.create_type(runtime, acc, spec)["id"]
+    rt = open_type(runtime, principal, ws, type_id)[1]
+    record = records.create(runtime, acc, rt, {})
+    files.upload(
+        runtime,
+        acc,
+        rt,
+        record["id"],
+        [files.Incoming("x.png", io.BytesIO(PNG))],
+        field_key="image",
+    )
+    log_in(client, owner)
+    page = client.get(f"/w/{ws}/t/{type_id}/r/{record['id']}").text
+    assert f'<h1 id="record-title">#{record["id"]}</h1>' in page

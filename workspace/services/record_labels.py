@@ -21,8 +21,9 @@ LIMIT = 200
 
 
 def title_of(rt: RecordTypeDef, record: dict[str, Any]) -> str:
-    """The label of a record in the API shape."""
-    if rt.fields:
+    """The label of a record in the API shape (a first field of files gives none, as in
+    :func:`labels`, which reads only the record table)."""
+    if rt.fields and not rt.fields[0].type.outside_record:
         first = rt.fields[0]
         value = record["fields"].get(first.key)
         text = first.type.to_text(first, value) if value not in (None, [], "") else ""
