@@ -101,6 +101,13 @@ def test_add_a_file_field_in_the_designer_and_upload_into_it(page, live_server, 
     add.get_by_role("button", name="Add field").click()
     page.get_by_test_id("preview-signed_contract").wait_for()
     screenshot(page, request, "designer-file-field")
+    page.goto(design.replace("/design", "/new"))
+    assert (
+        page.get_by_test_id("form-field-signed_contract")
+        .get_by_text("Add files after saving")
+        .is_visible()
+    )
+    screenshot(page, request, "new-record-file-field")
 
     page.goto(url)
     row = page.get_by_test_id("field-signed_contract")
