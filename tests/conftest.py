@@ -29,7 +29,7 @@ from workspace.services import auth, users, workspaces
 from workspace.services.principal import Access, Principal
 from workspace.settings import Settings
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.storage_servers"]
 
 MYSQL_URL = os.environ.get("WORKSPACE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 DATABASES = [

@@ -1,19 +1,16 @@
-"""Shared by the storage settings, migration and browser tests: the S3 and FTP test servers
-as context managers (each test module starts its own, module-scoped) and files put straight
-into a workspace the way the files service stores them."""
+"""Shared by the storage settings, migration and browser tests: files put straight into a
+workspace the way the files service stores them (the servers are tests/storage_servers.py's
+fixtures)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
-from contextlib import aclosing, contextmanager
-from pathlib import Path
+from contextlib import aclosing
 
 from sqlalchemy import insert
 
 from storage_backends import StorageBackend, one_chunk
-from tests.storage_servers import MotoS3, PyFtpd
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
@@ -24,27 +21,6 @@ from workspace.services.files import blob_name
 
 #: What each blob held, to put a damaged one right again.
 PAYLOADS: dict[str, bytes] = {}
-
-
-@contextmanager
-def running_moto(workdir: Path) -> Iterator[MotoS3]:
-    server = MotoS3(workdir)
-    try:
-        server.start()
-        server.setup()
-        yield server
-    finally:
-        server.kill()
-
-
-@contextmanager
-def running_ftp(workdir: Path) -> Iterator[PyFtpd]:
-    server = PyFtpd(workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
 
 
 def payload(i: int, size: int = 20_000) -> bytes:

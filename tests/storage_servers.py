@@ -1,6 +1,8 @@
-"""Real storage servers on loopback for tests/test_storage_backends.py, each in its own
-process: moto's S3 server with IAM checks on, and pyftpdlib (plain and with TLS); plus a TCP
-relay that can be cut like a pulled cable."""
+"""Real storage servers on loopback, each in its own process: moto's S3 server with IAM checks
+on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable.
+
+A pytest plugin (see conftest.py): the fixtures ``moto_s3``, ``pyftpd`` and ``pyftpsd`` start
+one server per test module that asks for it and kill it after the module."""
 
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,6 +36,31 @@ from workspace import StorageBackend
 
 BUCKET = "workspace-files"
 FTP_USER, FTP_PASSWORD = "workspace", "s3cret-pw"
+
+
+def _running(server: Server) -> Iterator[Any]:
+    try:
+        server.start()
+        if isinstance(server, MotoS3):
+            server.setup()
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    yield from _running(MotoS3(tmp_path_factory.mktemp("moto")))
+
+
+@pytest.fixture(scope="module")
+def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
+    yield from _running(PyFtpd(tmp_path_factory.mktemp("ftp")))
+
+
+@pytest.fixture(scope="module")
+def pyftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpsd]:
+    yield from _running(PyFtpsd(tmp_path_factory.mktemp("ftps")))
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from sqlalchemy import select, update
 
 from storage_backends import StorageBackend
 from tests.helpers import PREFIX, Api, field, make_type
-from tests.storage_servers import MotoS3, PyFtpd, free_port
+from tests.storage_servers import free_port
 from workspace import models as m
 from workspace.app import create_app
 from workspace.cli import cli
@@ -298,27 +297,6 @@ def test_a_merge_moves_files_to_the_survivor_and_undo_moves_them_back(api, rec):
 
 
 # ---- other backends: S3 and FTP on loopback ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    server = MotoS3(tmp_path_factory.mktemp("moto"))
-    try:
-        server.start()
-        server.setup()
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture(scope="module")
-def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    server = PyFtpd(tmp_path_factory.mktemp("ftp"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
 
 
 def use_backend(

@@ -45,27 +45,6 @@ CHUNK = 64 * 1024
 MB = 1_000_000
 
 
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    server = MotoS3(tmp_path_factory.mktemp("moto"))
-    try:
-        server.start()
-        server.setup()
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture(scope="module")
-def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    server = PyFtpd(tmp_path_factory.mktemp("ftp"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
-
-
 @dataclass
 class Harness:
     """One backend kind under test: builds backends and finds what failed uploads left."""
@@ -80,16 +59,6 @@ class Harness:
         for cls in (LocalBackend, S3Backend, FtpBackend):
             registry.register(cls)
         return registry.create(self.kind, self.config(**overrides))
-
-
-@pytest.fixture(scope="module")
-def pyftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpsd]:
-    server = PyFtpsd(tmp_path_factory.mktemp("ftps"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(params=KINDS)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,7 @@ from tests.storage_files import (
     all_verified,
     insert_row,
     payload,
-    running_ftp,
-    running_moto,
 )
-from tests.storage_servers import MotoS3, PyFtpd
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
@@ -40,18 +36,6 @@ from workspace.services.file_blobs import run_async
 from workspace.services.files import blob_name
 from workspace.services.principal import Access
 from workspace.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    with running_ftp(tmp_path_factory.mktemp("ftp")) as server:
-        yield server
 
 
 @pytest.fixture

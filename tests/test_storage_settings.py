@@ -3,7 +3,6 @@ that never come back, host and folder checks, test connection, admins only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from sqlalchemy import select
 
 from storage_backends import StorageError
 from tests.helpers import Api
-from tests.storage_files import running_ftp, running_moto
 from tests.storage_servers import MotoS3, PyFtpd
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
@@ -24,18 +22,6 @@ from workspace.runtime import build_runtime
 from workspace.services import file_storage, storage_settings, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
-    with running_ftp(tmp_path_factory.mktemp("ftp")) as server:
-        yield server
 
 
 @pytest.fixture

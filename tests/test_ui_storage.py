@@ -11,17 +11,10 @@ from typing import Any
 import pytest
 
 from tests.browser import LiveServer, log_in, screenshot, serving
-from tests.storage_files import add_file, all_verified, payload, running_moto
-from tests.storage_servers import MotoS3
+from tests.storage_files import add_file, all_verified, payload
 from workspace.services import file_storage, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
