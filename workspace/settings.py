@@ -79,14 +79,14 @@ class Settings:
     (e.g. ``example.com,www.example.com``). Empty allows no redirects: forms show their
     success message instead. Any other host would make forms an open redirect."""
 
+    import_max_rows: int = 100_000
+    """Most data rows one CSV import takes (the file must also fit in max_body_bytes)."""
+
     form_rate_limit: int = 30
     """Most submissions one client address may send to public forms per hour, counted from
     the stored submissions (so it holds across server processes); 0 turns the limit off."""
 
     form_edit_link_days: int = 30
-    import_max_rows: int = 100_000
-    """Most data rows one CSV import takes (the file must also fit in max_body_bytes)."""
-
     """Days a self-service edit link of a public form stays valid."""
 
     allow_private_hosts: bool = False

@@ -47,8 +47,8 @@ class DatabasePages(Controller):
     def connect(
         self, runtime: RuntimeDep, user: UserDep, workspace_id: int, data: Form
     ) -> Response[Any]:
-        """"Test connection" shows the outcome and stores nothing; "Connect" tests, then
-        switches and redirects (303)."""
+        """The "Test connection" button shows the outcome and stores nothing; "Connect"
+        tests, then switches and redirects (303)."""
         acc, _ = workspace_context(runtime, user, workspace_id)
         spec = spec_from_form(data)
         try:
