@@ -1,4 +1,4 @@
-"""Create latency with the duplicate check on, at 10,000 and at 1,000,000 existing records.
+"""Create latency with the duplicate check on, at 10,000, 100,000 and 1,000,000 records.
 
 The duplicate check must stay O(log n): each rule turns the incoming values into match keys
 and looks them up in the type's keys table through its index, so a create against a million
@@ -16,7 +16,7 @@ records should cost what it costs against ten thousand. One run:
    behind ``POST /records``) of people not on file, one at a time, after a warm-up that is not
    counted, and prints p50, p90, p99 and max latency, and what the check answered.
 
-    .venv/bin/python bench/dedupe_latency.py                    # 10k and 1M, ~25 min
+    .venv/bin/python bench/dedupe_latency.py                    # 10k, 100k, 1M: ~40 min
     .venv/bin/python bench/dedupe_latency.py --sizes 10000,100000
 """
 
@@ -109,7 +109,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,1000000", help="existing records, ascending")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="record counts, ascending")
     parser.add_argument("--creates", type=int, default=1000, help="timed creates per size")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--db", choices=("mysql", "sqlite"), default="mysql")

@@ -17,7 +17,7 @@ reports); the "clusters" columns join predicted pairs transitively first (the qu
 reviewer has merged every pair). ``--explain N`` prints our N biggest groups of false
 positives and false negatives by the reasons the rule gave, to see why a figure falls short.
 
-    .venv/bin/python bench/dedupe_quality.py                 # everything, MySQL, ~15 min
+    .venv/bin/python bench/dedupe_quality.py                 # everything, MySQL, ~3 min
     .venv/bin/python bench/dedupe_quality.py --records 20000 --sets crm --explain 8
 
 It needs the bench extra (``pip install -e '.[bench]'``) and a MySQL or MariaDB where the user
