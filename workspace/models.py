@@ -589,11 +589,55 @@ data_views = Table(
     Column("view_name", String(64), nullable=False),
 )
 
+# --- data moves (issue #6) ---
+
+data_moves = Table(
+    "data_moves",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # data_databases rows the records are copied from and to; NULL is the managed database.
+    Column("source_id", BigInteger, nullable=True),
+    Column("target_id", BigInteger, nullable=True),
+    # copying (or killed while copying: resumable) | verified | mismatch
+    Column("state", String(16), nullable=False),
+    Column("error", String(2000), nullable=True),
+    Column("started_by", BigInteger, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_data_moves_workspace", "workspace_id", "state"),
+    sqlite_autoincrement=True,
+)
+
+data_move_tables = Table(
+    "data_move_tables",
+    metadata,
+    Column("move_id", ForeignKey("data_moves.id", ondelete="CASCADE"), primary_key=True),
+    # rt_<id>, lnk_<field id> or dk_<id>
+    Column("table_name", String(64), primary_key=True),
+    Column("record_type_id", BigInteger, nullable=False),
+    # pending | copying | copied | verified | mismatch
+    Column("state", String(16), nullable=False),
+    # Primary key (JSON list) of the last row whose batch is committed on the target; a
+    # resumed copy starts after it. NULL: nothing copied yet.
+    Column("last_key", JSON, nullable=True),
+    Column("copied_rows", BigInteger, nullable=False, default=0),
+    Column("batches", Integer, nullable=False, default=0),
+    # Filled by verification: row counts of both sides, the SHA-256 of the source's rows,
+    # and where the first difference is.
+    Column("source_rows", BigInteger, nullable=True),
+    Column("target_rows", BigInteger, nullable=True),
+    Column("checksum", String(64), nullable=True),
+    Column("mismatch", String(1000), nullable=True),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
     "comments",
     "data_databases",
+    "data_move_tables",
+    "data_moves",
     "data_views",
     "dedupe_rules",
     "duplicate_pairs",

@@ -1,0 +1,274 @@
+"""Copying a workspace's record data to another database and verifying it (issue #6).
+
+The source is the managed database the workspace starts on (SQLite, or MariaDB in the MySQL
+run); the target is a throw-away MariaDB database, standing in for the customer's own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, inspect, select, text, update
+from sqlalchemy.engine import make_url
+
+from tests.conftest import MYSQL_URL, _run_admin
+from tests.helpers import Api, field, make_type, records_path
+from workspace import models as m
+from workspace.db import dispose, make_engine, transaction
+from workspace.errors import Conflict
+from workspace.runtime import Runtime
+from workspace.schema.tables import RecordTypeDef
+from workspace.services import data_copy, data_verify, definitions
+
+TARGET = f"ws_move_{os.getpid()}"
+BATCH = 100
+PEOPLE = 1200
+
+
+@pytest.fixture
+def target() -> Iterator[Engine]:
+    _run_admin(f"DROP DATABASE IF EXISTS `{TARGET}`")
+    _run_admin(f"CREATE DATABASE `{TARGET}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    engine = make_engine(make_url(MYSQL_URL).set(database=TARGET))
+    yield engine
+    dispose(engine)
+    _run_admin(f"DROP DATABASE IF EXISTS `{TARGET}`")
+
+
+@pytest.fixture
+def types(api: Api, ws: int, runtime: Runtime) -> list[RecordTypeDef]:
+    """Companies, and people with every kind of value: money, dates, NULLs, non-ASCII text,
+    multiple choice, relations, dedupe keys, and a few deleted records."""
+    company, companies = make_type(
+        api,
+        ws,
+        "Company",
+        field("Name", "text"),
+        rows=[{"name": f"Société {i} Müller & Söhne 🎉"} for i in range(150)],
+    )
+    person, _ = make_type(
+        api,
+        ws,
+        "Person",
+        field("Name", "text"),
+        field("Email", "email"),
+        field("Balance", "money"),
+        field("Score", "number", decimals=2),
+        field("Born", "date"),
+        field("Seen", "datetime"),
+        field("Active", "checkbox"),
+        field("Tags", "multiple_choice", choices=["hot", "cold", "wärm"]),
+        field("Employer", "relation", target=company["id"]),
+    )
+    api.post(
+        f"/workspaces/{ws}/types/{person['id']}/dedupe-rules",
+        {"rule": "email", "fields": ["email"], "on_create": "block"},
+        expect=201,
+    )
+    rows = [_person(i, companies) for i in range(PEOPLE)]
+    made = []
+    for start in range(0, PEOPLE, 600):
+        result = api.post(
+            f"{records_path(ws, person)}/bulk",
+            {"items": [{"fields": r} for r in rows[start : start + 600]]},
+            expect=200,
+        )
+        made += [item["record"] for item in result["results"]]
+    for record in made[::250]:
+        api.delete(f"{records_path(ws, person)}/{record['id']}", expect=204)
+    with transaction(runtime.control) as conn:
+        return [definitions.build_def(conn, t["id"], runtime) for t in (company, person)]
+
+
+def _person(i: int, companies: list[dict[str, Any]]) -> dict[str, Any]:
+    if i % 7 == 0:  # only a name: every other column NULL, no links
+        return {"name": f"Ærøskøbing {i}"}
+    return {
+        "name": f"Zoë Ñúñez {i}" if i % 2 else f"Person {i}",
+        "email": f"p{i}@example.org",
+        "balance": {"amount": f"{i}.{i % 100:02d}", "currency": "EUR" if i % 3 else "USD"},
+        "score": f"{i % 1000}.25",
+        "born": f"19{50 + i % 50}-0{1 + i % 9}-1{i % 10}",
+        "seen": f"2026-07-01T08:{i % 60:02d}:00.250000Z",
+        "active": i % 2 == 0,
+        "tags": ["hot", "wärm"] if i % 3 else ["cold"],
+        "employer": [
+            companies[i % len(companies)]["id"],
+            companies[(i + 1) % len(companies)]["id"],
+        ],
+    }
+
+
+def _move(runtime: Runtime, ws: int) -> int:
+    # Target 1 stands for a data_databases row; this engine does not read it.
+    return data_copy.start(runtime.control, ws, source_id=None, target_id=1)
+
+
+def _copy(runtime: Runtime, move: int, ws: int, target: Engine, types: list[RecordTypeDef], **kw):
+    data_copy.prepare_target(target, types)
+    data_copy.copy_tables(
+        runtime.control, move, runtime.data_engine(ws), target, types, batch_size=BATCH, **kw
+    )
+
+
+def _verify(runtime: Runtime, move: int, ws: int, target: Engine, types: list[RecordTypeDef]):
+    return data_verify.verify(
+        runtime.control, move, runtime.data_engine(ws), target, types, batch_size=BATCH
+    )
+
+
+def _progress(runtime: Runtime, move: int) -> dict[str, Any]:
+    T = m.data_move_tables
+    with transaction(runtime.control) as conn:
+        rows = conn.execute(select(T).where(T.c.move_id == move)).all()
+    return {row.table_name: row for row in rows}
+
+
+def _move_state(runtime: Runtime, move: int) -> str:
+    with transaction(runtime.control) as conn:
+        return str(
+            conn.execute(select(m.data_moves.c.state).where(m.data_moves.c.id == move)).scalar()
+        )
+
+
+def test_the_copy_has_every_table_row_and_index_and_verifies(runtime, ws, target, types):
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+    assert _verify(runtime, move, ws, target, types) == []
+    assert _move_state(runtime, move) == "verified"
+    _company, person = types
+    progress = _progress(runtime, move)
+    names = [person.table.name, person.keys_table.name]
+    names += [person.link_table(f).name for f in person.link_fields]
+    for name in names:
+        assert progress[name].state == "verified"
+        assert progress[name].source_rows == progress[name].target_rows > 0
+        assert len(progress[name].checksum) == 64
+    assert progress[person.table.name].source_rows == PEOPLE
+    with transaction(target) as conn:
+        # Values read as the owner of the database would: plain SQL on the copy.
+        name, seen, alive = conn.execute(
+            text(
+                f"SELECT {person.field_by_key('name').column}, "
+                f"{person.field_by_key('seen').column}, alive "
+                f"FROM {person.table.name} WHERE {person.field_by_key('name').column} "
+                "= 'Zoë Ñúñez 1'"
+            )
+        ).one()
+        deleted = conn.execute(
+            text(f"SELECT count(*) FROM {person.table.name} WHERE deleted_at IS NOT NULL")
+        ).scalar()
+        indexes = {
+            ix["name"]: ix["unique"] for ix in inspect(conn).get_indexes(person.keys_table.name)
+        }
+    assert (name, seen.isoformat(), alive) == ("Zoë Ñúñez 1", "2026-07-01T08:01:00.250000", 1)
+    assert deleted == len(range(0, PEOPLE, 250))
+    assert indexes[f"uq_{person.keys_table.name}"]
+
+
+def test_a_copy_killed_half_way_resumes_and_ends_identical(runtime, ws, target, types):
+    company, person = types
+    move = _move(runtime, ws)
+    told: list[tuple[str, int]] = []
+
+    def crash_after_five(table: str, copied: int) -> None:
+        told.append((table, copied))
+        if len(told) == 3 + 5:  # company: 2 batches + its (empty) keys, then 5 of people
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        _copy(runtime, move, ws, target, types, progress=crash_after_five)
+    progress = _progress(runtime, move)
+    assert progress[company.table.name].state == "copied"
+    assert progress[person.table.name].state == "copying"
+    assert progress[person.table.name].copied_rows == 5 * BATCH
+    with pytest.raises(Conflict, match="not finished"):
+        _move(runtime, ws)
+    # The process died after the target committed two more batches, before the control
+    # database recorded them: the resumed copy writes those again.
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(
+            update(m.data_move_tables)
+            .where(m.data_move_tables.c.table_name == person.table.name)
+            .values(
+                last_key=[progress[person.table.name].last_key[0] - 2 * BATCH],
+                copied_rows=3 * BATCH,
+            )
+        )
+    told.clear()
+    _copy(runtime, move, ws, target, types, progress=lambda t, n: told.append((t, n)))
+    assert (company.table.name, 150) not in told  # finished tables are not copied again
+    assert told[0] == (person.table.name, 4 * BATCH)
+    assert _verify(runtime, move, ws, target, types) == []
+    assert _progress(runtime, move)[person.table.name].target_rows == PEOPLE
+
+
+def test_an_altered_row_on_the_target_is_named(runtime, ws, target, types):
+    company, person = types
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+    with transaction(runtime.data_engine(ws)) as conn:
+        ids = [r.id for r in conn.execute(select(person.table.c.id).order_by("id"))]
+    altered = ids[BATCH + 10]
+    column = person.field_by_key("score").column
+    with transaction(target, write=True) as conn:
+        conn.execute(
+            text(f"UPDATE {person.table.name} SET {column} = {column} + 0.01 WHERE id = {altered}")
+        )
+    bad = _verify(runtime, move, ws, target, types)
+    assert [b.table for b in bad] == [person.table.name]
+    low, high = ids[BATCH - 1], ids[2 * BATCH - 1]
+    assert (
+        bad[0].mismatch == f"{person.table.name}: rows after key ({low}) up to key ({high}) differ"
+    )
+    assert _move_state(runtime, move) == "mismatch"
+    assert _progress(runtime, move)[company.table.name].state == "verified"
+    assert data_copy.retry(runtime.control, move) == [person.table.name]
+    _copy(runtime, move, ws, target, types)
+    assert _verify(runtime, move, ws, target, types) == []
+    assert _move_state(runtime, move) == "verified"
+
+
+def test_missing_link_rows_are_named_with_their_key_range(runtime, ws, target, types):
+    _company, person = types
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+    employer = person.link_table(person.field_by_key("employer"))
+    with transaction(target, write=True) as conn:
+        last = conn.execute(text(f"SELECT max(record_id) FROM {employer.name}")).scalar()
+        conn.execute(text(f"DELETE FROM {employer.name} WHERE record_id = {last}"))
+    bad = _verify(runtime, move, ws, target, types)
+    assert [b.table for b in bad] == [employer.name]
+    assert bad[0].mismatch.endswith("to the end differ")
+    assert bad[0].source_rows == bad[0].target_rows + 2
+
+
+def test_a_different_table_already_on_the_target_is_refused(runtime, ws, target, types):
+    company, _ = types
+    with transaction(target, write=True) as conn:
+        conn.execute(text(f"CREATE TABLE {company.table.name} (id BIGINT PRIMARY KEY, x TEXT)"))
+    with pytest.raises(Conflict, match=f"add_column {company.table.name}.version; .* and 6 more"):
+        data_copy.prepare_target(target, types)
+    with transaction(target) as conn:
+        assert [c["name"] for c in inspect(conn).get_columns(company.table.name)] == ["id", "x"]
+
+
+def test_moving_back_to_sqlite_copies_and_verifies_too(runtime, ws, target, types, tmp_path):
+    there = _move(runtime, ws)
+    _copy(runtime, there, ws, target, types)
+    assert _verify(runtime, there, ws, target, types) == []
+    back = data_copy.start(runtime.control, ws, source_id=1, target_id=None)
+    managed = make_engine(f"sqlite:///{tmp_path / 'back.db'}")
+    try:
+        for _ in range(2):  # the second run finds the tables there and reuses them
+            data_copy.prepare_target(managed, types)
+        data_copy.copy_tables(runtime.control, back, target, managed, types, batch_size=BATCH)
+        assert data_verify.verify(runtime.control, back, target, managed, types) == []
+        assert (
+            data_verify.verify(runtime.control, back, runtime.data_engine(ws), managed, types) == []
+        )
+    finally:
+        dispose(managed)
