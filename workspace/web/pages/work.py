@@ -8,6 +8,7 @@ why (as a fragment, or without JavaScript as a small page of its own).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -15,8 +16,12 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from workspace.errors import ValidationFailed
-from workspace.services import comments, tasks, workspaces
+from workspace.runtime import Runtime
+from workspace.schema.tables import RecordTypeDef
+from workspace.services import comments, record_types, tasks, workspaces
 from workspace.services.definitions import open_type
+from workspace.services.principal import Access
+from workspace.services.sessions import SessionUser
 from workspace.web.htmx import is_htmx
 from workspace.web.pages.record_views import record_url
 from workspace.web.pages.session import RuntimeDep, UserDep
@@ -87,9 +92,7 @@ class WorkPages(Controller):
         workspace_id: int,
         comment_id: int,
     ) -> Template:
-        acc = workspaces.access(runtime, user.principal, workspace_id)
-        comment = comments.get(runtime, acc, comment_id)
-        _, rt = open_type(runtime, user.principal, workspace_id, comment["record_type"])
+        acc, comment, rt = _on_record(runtime, user, workspace_id, comments.get, comment_id)
         if is_htmx(request):
             context = {"ws_id": workspace_id, "comment": comment, "error": None}
             return Template("record/_comment_edit.html", context=context)
@@ -105,9 +108,7 @@ class WorkPages(Controller):
         comment_id: int,
         data: Form,
     ) -> Response[Any]:
-        acc = workspaces.access(runtime, user.principal, workspace_id)
-        comment = comments.get(runtime, acc, comment_id)
-        _, rt = open_type(runtime, user.principal, workspace_id, comment["record_type"])
+        acc, comment, rt = _on_record(runtime, user, workspace_id, comments.get, comment_id)
         body = _one(data, "body")
         try:
             comments.edit(runtime, acc, comment_id, body)
@@ -138,9 +139,7 @@ class WorkPages(Controller):
         workspace_id: int,
         comment_id: int,
     ) -> Response[Any]:
-        acc = workspaces.access(runtime, user.principal, workspace_id)
-        comment = comments.get(runtime, acc, comment_id)
-        _, rt = open_type(runtime, user.principal, workspace_id, comment["record_type"])
+        acc, comment, rt = _on_record(runtime, user, workspace_id, comments.get, comment_id)
         comments.delete_comment(runtime, acc, comment_id)
         return self._back_to_timeline(request, runtime, acc, rt, comment, "activity")
 
@@ -221,10 +220,8 @@ class WorkPages(Controller):
         workspace_id: int,
         task_id: int,
     ) -> Template:
-        acc = workspaces.access(runtime, user.principal, workspace_id)
+        acc, task, rt = _on_record(runtime, user, workspace_id, tasks.get, task_id)
         acc.require("member")
-        task = tasks.get(runtime, acc, task_id)
-        _, rt = open_type(runtime, user.principal, workspace_id, task["record_type"])
         if is_htmx(request):
             return fragment(runtime, acc, rt, task["record"], "tasks", editing=task_id)
         return form_page(runtime, user, acc, rt, task["record"], "task_form", task=task)
@@ -241,9 +238,7 @@ class WorkPages(Controller):
     ) -> Response[Any]:
         """Change what the form sent (the done button sends only ``status``); ``next`` is
         where to go afterwards (My tasks, or the record)."""
-        acc = workspaces.access(runtime, user.principal, workspace_id)
-        task = tasks.get(runtime, acc, task_id)
-        _, rt = open_type(runtime, user.principal, workspace_id, task["record_type"])
+        acc, task, rt = _on_record(runtime, user, workspace_id, tasks.get, task_id)
         values = _task_values(data)
         try:
             tasks.update_task(runtime, acc, task_id, values)
@@ -270,6 +265,20 @@ class WorkPages(Controller):
         target = _local(_one(data, "next"), workspace_id)
         url = record_url(workspace_id, rt.id, task["record"])
         return Redirect(target or f"{url}#task-{task_id}", status_code=303)
+
+
+def _on_record(
+    runtime: Runtime,
+    user: SessionUser,
+    workspace_id: int,
+    get: Callable[[Runtime, Access, int], dict[str, Any]],
+    item_id: int,
+) -> tuple[Access, dict[str, Any], RecordTypeDef]:
+    """A comment or task (``get``), the caller's access and the record type it is on, with
+    one membership check (404 for non-members, as everywhere)."""
+    acc = workspaces.access(runtime, user.principal, workspace_id)
+    item = get(runtime, acc, item_id)
+    return acc, item, record_types.get_type(runtime, acc, item["record_type"])
 
 
 def _one(data: dict[str, Any], key: str) -> str:
