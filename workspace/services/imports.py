@@ -20,7 +20,7 @@ from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
 from workspace.clock import utcnow
@@ -178,18 +178,11 @@ def get_import(runtime: Runtime, acc: Access, rt: RecordTypeDef, import_id: int)
     """An import with its rows counted by outcome."""
     found = _row(runtime, acc, rt, import_id)
     with transaction(runtime.control) as conn:
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(m.import_rows.c.outcome, func.count())
-                .where(m.import_rows.c.import_id == import_id)
-                .group_by(m.import_rows.c.outcome)
-            ).all()
-        )
-    return _public(found, {outcome: counts.get(outcome, 0) for outcome in OUTCOMES})
+        return _public(found, _counts(conn, [import_id])[import_id])
 
 
 def list_imports(runtime: Runtime, acc: Access, rt: RecordTypeDef) -> list[dict[str, Any]]:
-    """The record type's imports, newest first."""
+    """The record type's imports, newest first, their rows counted in one query."""
     with transaction(runtime.control) as conn:
         found = conn.execute(
             select(m.imports)
@@ -197,7 +190,22 @@ def list_imports(runtime: Runtime, acc: Access, rt: RecordTypeDef) -> list[dict[
             .where(m.imports.c.workspace_id == acc.workspace_id)
             .order_by(m.imports.c.id.desc())
         ).all()
-    return [get_import(runtime, acc, rt, row.id) for row in found]
+        counts = _counts(conn, [row.id for row in found])
+    return [_public(row, counts[row.id]) for row in found]
+
+
+def _counts(conn: Connection, import_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Rows per outcome (every outcome listed, 0 when none) of each import."""
+    counts = {import_id: dict.fromkeys(OUTCOMES, 0) for import_id in import_ids}
+    if import_ids:
+        t = m.import_rows
+        for import_id, outcome, n in conn.execute(
+            select(t.c.import_id, t.c.outcome, func.count())
+            .where(t.c.import_id.in_(import_ids))
+            .group_by(t.c.import_id, t.c.outcome)
+        ):
+            counts[import_id][outcome] = n
+    return counts
 
 
 def import_rows(
