@@ -97,6 +97,8 @@ def test_comment_without_javascript_formats_safely_and_mentions(client, desk):
     assert "mentioned you in a comment on" in inbox.text
     assert "Ada Lovelace" in inbox.text
     assert "<script>alert" not in inbox.text
+    assert "<strong>Call</strong>" in inbox.text and "**Call**" not in inbox.text
+    assert "@Bob Builder</span>" in inbox.text
     note = re.search(r"/notifications/(\d+)/open", inbox.text)
     assert note
     opened = client.post(

@@ -15,6 +15,7 @@ from workspace.services import mentions, notifications, record_labels, tasks, wo
 from workspace.services.definitions import open_type
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser
+from workspace.web.comment_text import render
 from workspace.web.pages.nav import workspace_context
 from workspace.web.pages.record_timeline import ago
 from workspace.web.pages.record_views import record_url
@@ -52,11 +53,15 @@ class InboxPages(Controller):
         members = workspaces.list_members(runtime, acc)
         names = member_names(members)
         mine = [m.handle for m in mentions.handles(members) if m.user_id == acc.user_id]
+        people = mentions.directory(members)
         where = _records(runtime, user, acc, page["items"])
         items = [
             {
                 **n,
                 **where[_ref(n)],
+                # A mention's excerpt is comment text: shown as the comment shows it, so
+                # its ** and @handles read as bold and names, not as raw markers.
+                "excerpt": render(n["excerpt"], people) if n["kind"] == "mention" else n["excerpt"],
                 "actor_name": names.get(n["actor"], "A former member"),
                 "ago": ago(n["created_at"]),
                 "exact": when(n["created_at"]),
