@@ -17,10 +17,10 @@ def test_comment_is_listed_and_written_to_the_history(team: Team):
     assert made["author"] == team.owner_user["id"]
     assert made["edited_at"] is None
 
-    listed = team.bob.get(team.comments(team.ada), expect=200)
+    listed = team.bob.get(team.comments(team.ada), expect=200)["items"]
     assert [c["id"] for c in listed] == [made["id"]]
     assert team.viewer.get(f"/workspaces/{team.ws}/comments/{made['id']}", expect=200)
-    assert team.owner.get(team.comments(team.grace), expect=200) == []
+    assert team.owner.get(team.comments(team.grace), expect=200)["items"] == []
 
     (entry,) = [e for e in team.activity(team.ada) if e["action"] == "comment_added"]
     assert entry["actor"] == team.owner_user["id"]
@@ -57,13 +57,32 @@ def test_only_the_author_edits_and_only_author_or_admin_deletes(team: Team):
 
     team.owner.delete(url, expect=204)  # an owner (admin) may delete any comment
     team.bob.get(url, expect=404)
-    assert team.owner.get(team.comments(team.ada)) == []
+    assert team.owner.get(team.comments(team.ada))["items"] == []
     (entry,) = [e for e in team.activity(team.ada) if e["action"] == "comment_deleted"]
     assert entry["changes"][0]["old"] == {"id": made["id"], "body": "mine"}
     assert entry["changes"][0]["new"] is None
 
     own = team.bob.post(team.comments(team.ada), {"body": "also mine"}, expect=201)
     team.bob.delete(f"/workspaces/{team.ws}/comments/{own['id']}", expect=204)
+
+
+def test_comments_are_listed_in_pages_oldest_first(team: Team):
+    made = [
+        team.owner.post(team.comments(team.ada), {"body": f"note {i}"}, expect=201)["id"]
+        for i in range(5)
+    ]
+    seen, after = [], None
+    while True:
+        query = "?limit=2" + (f"&after={after}" if after else "")
+        page = team.bob.get(team.comments(team.ada) + query, expect=200)
+        assert len(page["items"]) <= 2
+        seen += [c["id"] for c in page["items"]]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert seen == made
+    refused = team.bob.get(team.comments(team.ada) + "?limit=0", expect=400)
+    assert "limit" in refused["error"]["message"]
 
 
 def test_viewers_cannot_comment_and_outsiders_see_nothing(team: Team):
@@ -79,7 +98,7 @@ def test_viewers_cannot_comment_and_outsiders_see_nothing(team: Team):
     ):
         call()
         assert team.outsider.last.status_code == 404
-    assert [c["body"] for c in team.owner.get(team.comments(team.ada))] == ["hello"]
+    assert [c["body"] for c in team.owner.get(team.comments(team.ada))["items"]] == ["hello"]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +117,7 @@ def test_bad_comments_are_refused_naming_the_field(team: Team, body, field, reas
     named = error.get("fields", {}).get(field) or error["message"]
     assert field in error["message"] or field in error.get("fields", {}), error
     assert reason in named
-    assert team.owner.get(team.comments(team.ada)) == []
+    assert team.owner.get(team.comments(team.ada))["items"] == []
 
 
 def test_comments_need_a_live_record_of_the_type(team: Team):

@@ -163,7 +163,7 @@ def test_comments_and_tasks_follow_a_merge_and_come_back_on_undo(team: Team):
     merge = team.owner.post(
         f"{base}/merges", {"survivor": team.ada["id"], "loser": team.grace["id"]}, expect=201
     )
-    bodies = [c["body"] for c in team.owner.get(team.comments(team.ada))]
+    bodies = [c["body"] for c in team.owner.get(team.comments(team.ada))["items"]]
     assert bodies == ["from Grace", "from Ada"]
     assert team.owner.get(f"{team.tasks}/{task['id']}")["record"] == team.ada["id"]
     later = team.owner.post(team.comments(team.ada), {"body": "after the merge"}, expect=201)
@@ -172,8 +172,8 @@ def test_comments_and_tasks_follow_a_merge_and_come_back_on_undo(team: Team):
     assert actions.count("comment_added") == 3
 
     team.owner.post(f"{base}/merges/{merge['id']}/undo", expect=200)
-    assert [c["id"] for c in team.owner.get(team.comments(team.grace))] == [on_loser["id"]]
-    assert [c["id"] for c in team.owner.get(team.comments(team.ada))] == [
+    assert [c["id"] for c in team.owner.get(team.comments(team.grace))["items"]] == [on_loser["id"]]
+    assert [c["id"] for c in team.owner.get(team.comments(team.ada))["items"]] == [
         mine["id"],
         later["id"],
     ]

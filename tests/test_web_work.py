@@ -44,7 +44,7 @@ class Desk:
         return "@" + self.bob["email"].split("@")[0]
 
     def comments(self) -> list[dict[str, Any]]:
-        return comments.list_for_record(self.runtime, self.acc, self.rt, self.ada["id"])
+        return comments.list_for_record(self.runtime, self.acc, self.rt, self.ada["id"])["items"]
 
     def tasks(self) -> list[dict[str, Any]]:
         return tasks.for_record(self.runtime, self.acc, self.type_id, self.ada["id"])

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
-from workspace.errors import NotFound, PermissionDenied, ValidationFailed
+from workspace.errors import BadRequest, NotFound, PermissionDenied, ValidationFailed
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import activity, mentions, notifications, records, workspaces
@@ -23,6 +23,7 @@ from workspace.services.principal import Access
 
 C = m.comments
 LONGEST = 10_000
+PAGE, PAGE_MAX = 100, 500
 
 
 def clean_body(body: Any) -> str:
@@ -68,9 +69,18 @@ def get(runtime: Runtime, acc: Access, comment_id: int) -> dict[str, Any]:
 
 
 def list_for_record(
-    runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int
-) -> list[dict[str, Any]]:
-    """The record's comments, oldest first (a merge brings the loser's along)."""
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    record_id: int,
+    *,
+    limit: int = PAGE,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """A page of the record's comments, oldest first (a merge brings the loser's along);
+    ``next_after`` pages on, so a record with thousands of comments is never read at once."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise BadRequest(f"limit: must be between 1 and {PAGE_MAX}")
     query = (
         select(C)
         .where(
@@ -79,10 +89,15 @@ def list_for_record(
             C.c.record_id == record_id,
         )
         .order_by(C.c.id)
+        .limit(limit + 1)
     )
+    if after is not None:
+        query = query.where(C.c.id > after)
     people = mentions.directory(workspaces.list_members(runtime, acc))
     with transaction(runtime.control) as conn:
-        return [_public(r, people) for r in conn.execute(query).mappings()]
+        rows = list(conn.execute(query).mappings())
+    items = [_public(r, people) for r in rows[:limit]]
+    return {"items": items, "next_after": items[-1]["id"] if len(rows) > limit else None}
 
 
 def by_ids(runtime: Runtime, acc: Access, ids: Iterable[int]) -> dict[int, dict[str, Any]]:

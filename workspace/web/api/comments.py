@@ -31,10 +31,13 @@ class CommentController(Controller):
         workspace_id: int,
         record_type_id: int,
         record_id: int,
-    ) -> list[dict[str, Any]]:
-        """The record's comments, oldest first, with the members each one mentions."""
+        limit: int = comments.PAGE,
+        after: int | None = None,
+    ) -> dict[str, Any]:
+        """A page of the record's comments, oldest first, with the members each one
+        mentions; pass ``next_after`` back as ``after`` for the next page."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
-        return comments.list_for_record(runtime, acc, rt, record_id)
+        return comments.list_for_record(runtime, acc, rt, record_id, limit=limit, after=after)
 
     @post("/types/{record_type_id:int}/records/{record_id:int}/comments", sync_to_thread=True)
     def add_comment(
