@@ -256,13 +256,14 @@ def test_an_import_neither_suggests_nor_takes_a_file_field(api, rec, client):
     }
 
 
-def test_a_public_form_leaves_file_fields_out(rec, runtime, owner):
+def test_a_public_form_takes_files_only_from_the_submitter(rec, runtime, owner):
+    """Public forms ask for file fields (issue #4, tests/test_forms_files.py) but never
+    take their files from the link or a fixed value."""
     principal = Principal(owner[0]["id"], owner[0]["email"])
     rt = open_type(runtime, principal, rec["ws"], rec["rt"]["id"])[1]
-    assert [f["key"] for f in form_config.default_config(rt)["fields"]] == ["name"]
+    fields = form_config.default_config(rt)["fields"]
+    assert [(f["key"], f.get("max_files")) for f in fields][:2] == [("name", None), ("scan", 1)]
     raw = {"fields": [{"key": "name"}, {"key": "scan", "hidden": True, "value": "x.pdf"}]}
     with pytest.raises(ValidationFailed) as refused:
         form_config.clean_config(rt, raw, frozenset())
-    assert refused.value.fields == {
-        "fields.scan": "File fields cannot be on a form: their files are uploaded later"
-    }
+    assert set(refused.value.fields) == {"fields.scan.hidden", "fields.scan.value"}

@@ -145,10 +145,11 @@ def test_the_designer_offers_the_file_type_without_a_required_box(deals):
     assert "config.required" not in options and "config.unique" not in options
 
 
-def test_the_form_builder_does_not_offer_file_fields(deals):
+def test_the_form_builder_offers_file_fields_without_hidden_values(deals):
     form = forms.create_form(deals.runtime, deals.acc, deals.type_id, "Deal form")
     builder = deals.client.get(f"/w/{deals.ws}/forms/{form['id']}").text
-    assert "f.name.label" in builder and "f.contract." not in builder
+    assert "f.name.label" in builder and 'name="f.contract.max_files"' in builder
+    assert 'name="f.contract.hidden"' not in builder and 'name="f.contract.value"' not in builder
 
 
 def test_viewers_see_the_files_of_the_field_without_an_upload_form(deals, runtime):

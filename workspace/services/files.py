@@ -86,6 +86,37 @@ def upload(
     field_id = _file_field(rt, field_key) if field_key else None
     records.get(runtime, acc, rt, record_id)  # exists and is not deleted (or merged)
     scanned = [scan(item.name, item.file) for item in incoming]
+    return _store(runtime, acc, rt, record_id, field_id, scanned)
+
+
+def upload_scanned(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    record_id: int,
+    scanned: Sequence[Scanned],
+    *,
+    field_key: str,
+) -> list[dict[str, Any]]:
+    """:func:`upload` for files read already (a public form scans them to keep their facts
+    with the submission before deciding anything): the same checks, storage and activity,
+    without reading the bytes a second time."""
+    acc.require("member")
+    if not 1 <= len(scanned) <= MAX_FILES:
+        raise ValidationFailed.single("files", f"choose from 1 to {MAX_FILES} files")
+    field_id = _file_field(rt, field_key)
+    records.get(runtime, acc, rt, record_id)
+    return _store(runtime, acc, rt, record_id, field_id, list(scanned))
+
+
+def _store(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    record_id: int,
+    field_id: int | None,
+    scanned: list[Scanned],
+) -> list[dict[str, Any]]:
     limit = runtime.settings.max_file_bytes
     too_big = [s.name for s in scanned if s.size > limit]
     if too_big:

@@ -1,10 +1,11 @@
 """What a public form shows and does, checked against its record type.
 
 A form's config is JSON in ``forms.config``: the fields it shows (label, help text, required,
-order, hidden with a query-string prefill or a fixed value, never overwritten from this form),
-the duplicate policy, the success message or redirect, and whether the submitter gets a
-self-service edit link. :func:`clean_config` refuses what cannot work (a field the type does
-not have, a hidden field with no value, a redirect to a host not allowed) and
+order, hidden with a query-string prefill or a fixed value, never overwritten from this form;
+for file fields how many files and of which kind), the duplicate policy, the success
+message or redirect, and whether the submitter gets a self-service edit link.
+:func:`clean_config` refuses what cannot work (a field the type does not have, a hidden
+field with no value, a hidden file field, a redirect to a host not allowed) and
 :func:`load_config` reads a stored config leniently, because the record type may have
 changed since the form was saved.
 """
@@ -21,6 +22,7 @@ from workspace.errors import ValidationFailed
 from workspace.schema.fields import FieldDef, FieldError, ValueContext
 from workspace.schema.tables import RecordTypeDef
 from workspace.services.dedupe import Override, policy_override
+from workspace.services.file_values import FILE_FIELD_TYPE
 
 #: Field types a stranger may fill in. Relations and users would show other records' titles
 #: or the team's names; other types can still be set as a hidden fixed value.
@@ -38,8 +40,47 @@ PUBLIC_TYPES = frozenset(
         "url",
         "single_choice",
         "multiple_choice",
+        FILE_FIELD_TYPE,
     }
 )
+#: What a file field of a form accepts, judged by the sniffed content type (never the
+#: type the browser declares): see :func:`kind_allows`.
+KINDS = {
+    "any": "Any file",
+    "images": "Images (JPEG, PNG, GIF, WebP, HEIC...)",
+    "documents": "Documents (PDF, office files, text)",
+}
+IMAGE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/apng",
+        "image/heic",
+        "image/avif",
+        "image/tiff",
+        "image/bmp",
+    }
+)
+DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/rtf",
+        "text/plain",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    }
+)
+#: Files one file field of a form takes at most (as many as one upload takes).
+MAX_FILES = 10
 #: Duplicate policy -> how dedupe treats a match for submissions of this form.
 POLICIES = {
     "create": "Create a new record anyway",
@@ -69,9 +110,13 @@ class FormField:
     value: Any = None
     #: Never overwritten when a submission updates a record on file.
     protect: bool = False
+    #: File fields only (None on others): most files one submission attaches through it.
+    max_files: int | None = None
+    #: File fields only: which files it takes (a key of :data:`KINDS`).
+    kinds: str | None = None
 
     def public(self) -> dict[str, Any]:
-        return {
+        shape = {
             "key": self.key,
             "label": self.label,
             "help": self.help,
@@ -81,6 +126,9 @@ class FormField:
             "value": self.value,
             "protect": self.protect,
         }
+        if self.max_files is not None:
+            shape.update(max_files=self.max_files, kinds=self.kinds or "any")
+        return shape
 
 
 @dataclass(frozen=True)
@@ -122,15 +170,36 @@ class Placed:
     def key(self) -> str:
         return self.spec.key
 
+    @property
+    def is_file(self) -> bool:
+        return self.field.type.name == FILE_FIELD_TYPE
+
+    @property
+    def max_files(self) -> int:
+        return self.spec.max_files or 1
+
+
+def kind_allows(kinds: str | None, content_type: str) -> bool:
+    """Whether a file of the sniffed ``content_type`` is of the kind a file field takes."""
+    if kinds == "images":
+        return content_type in IMAGE_TYPES
+    if kinds == "documents":
+        return content_type in DOCUMENT_TYPES
+    return True
+
 
 def default_config(rt: RecordTypeDef) -> dict[str, Any]:
     """A first form for ``rt``: every field a stranger can fill, in the type's order."""
     fields = [
-        FormField(f.key, f.name, required=f.required).public()
+        FormField(f.key, f.name, required=f.required, **_file_defaults(f))
         for f in rt.fields
         if f.type.name in PUBLIC_TYPES
     ]
-    return FormConfig(tuple(FormField(**f) for f in fields)).public()
+    return FormConfig(tuple(fields)).public()
+
+
+def _file_defaults(f: FieldDef) -> dict[str, Any]:
+    return {"max_files": 1, "kinds": "any"} if f.type.name == FILE_FIELD_TYPE else {}
 
 
 def load_config(raw: Any) -> FormConfig:
@@ -243,9 +312,8 @@ def _clean_fields(rt: RecordTypeDef, raw: Any, errors: dict[str, str]) -> list[F
 
 def _clean_field(f: FieldDef, item: Mapping[str, Any], errors: dict[str, str]) -> FormField | None:
     at = f"fields.{f.key}"
-    if f.type.outside_record:
-        errors[at] = f"{f.type.label} fields cannot be on a form: their files are uploaded later"
-        return None
+    if f.type.name == FILE_FIELD_TYPE:
+        return _clean_file_field(f, item, errors)
     before = len(errors)
     label = _text(item.get("label"), "label", errors, at) or f.name
     help_text = _text(item.get("help"), "help", errors, at)
@@ -277,6 +345,46 @@ def _clean_field(f: FieldDef, item: Mapping[str, Any], errors: dict[str, str]) -
         prefill=prefill,
         value=value,
         protect=bool(item.get("protect")),
+    )
+
+
+def _clean_file_field(
+    f: FieldDef, item: Mapping[str, Any], errors: dict[str, str]
+) -> FormField | None:
+    """A file field is filled in by the submitter or not at all: files cannot come from the
+    link or be fixed by the form."""
+    at = f"fields.{f.key}"
+    before = len(errors)
+    label = _text(item.get("label"), "label", errors, at) or f.name
+    help_text = _text(item.get("help"), "help", errors, at)
+    if item.get("hidden"):
+        errors[f"{at}.hidden"] = (
+            "a file field cannot be hidden: only the submitter can choose files"
+        )
+    if item.get("prefill"):
+        errors[f"{at}.prefill"] = "a file field cannot be pre-filled from the link"
+    if item.get("value") not in (None, "", []):
+        errors[f"{at}.value"] = "a file field cannot have a fixed value"
+    max_files = item.get("max_files", 1)
+    if isinstance(max_files, str) and max_files.strip().isdigit():
+        max_files = int(max_files)
+    if isinstance(max_files, bool) or not isinstance(max_files, int):
+        errors[f"{at}.max_files"] = f"must be a whole number from 1 to {MAX_FILES}"
+    elif not 1 <= max_files <= MAX_FILES:
+        errors[f"{at}.max_files"] = f"must be from 1 to {MAX_FILES}"
+    kinds = item.get("kinds") or "any"
+    if kinds not in KINDS:
+        errors[f"{at}.kinds"] = "must be one of " + ", ".join(KINDS)
+    if len(errors) > before:
+        return None
+    return FormField(
+        key=f.key,
+        label=label,
+        help=help_text,
+        required=bool(item.get("required")),
+        protect=bool(item.get("protect")),
+        max_files=max_files,
+        kinds=kinds,
     )
 
 

@@ -2,8 +2,9 @@
 
 The link (``/f/<slug>/edit/<token>``) is signed with the server key, expires, and names a
 submission by its random reference, never a record id. It shows and changes only the
-fields the form shows, minus those never overwritten from this form; a record merged since
-is followed to its survivor. Each save is stored like any submission (kind ``edit``).
+fields the form shows, minus those never overwritten from this form and its file fields; a
+record merged since is followed to its survivor. Each save is stored like any submission
+(kind ``edit``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ MERGE_HOPS = 5
 
 
 def editable(live: Live) -> list[Placed]:
-    """What an edit link may change: the shown fields not protected by the form."""
-    return [p for p in live.shown if not p.spec.protect]
+    """What an edit link may change: the shown fields not protected by the form. File
+    fields are left out: an edit page would have to show the record's files to a holder of
+    the link, and files are sent with the form itself."""
+    return [p for p in live.shown if not p.spec.protect and not p.is_file]
 
 
 def link_for(runtime: Runtime, acc: Access, form_id: int, submission_id: int) -> str:

@@ -5,7 +5,9 @@ a closed form, an unusable form, an oversized post and an address over the rate 
 turned away; a filled honeypot is kept as spam and answered like a success (bots learn
 nothing); the one-time token makes a double click or a replay count once; and only then do
 the form's fields (never others) go to ``records.create`` with the form's duplicate policy,
-written as the form's maker with the activity naming the form.
+written as the form's maker with the activity naming the form. Files sent with the post are
+read first (their facts are stored with it) and attached only once the record is written
+(see ``form_files``).
 
 What the submitter sees never holds an internal id or another record's data: a duplicate
 the policy refuses gets a neutral message, not "this email already exists".
@@ -14,15 +16,17 @@ the policy refuses gets a neutral message, not "this email already exists".
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workspace.errors import Conflict, Unavailable, ValidationFailed, WorkspaceError
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef, ValueContext
-from workspace.services import form_submissions, form_tokens, forms, records
+from workspace.services import form_files, form_submissions, form_tokens, forms, records
+from workspace.services.files import Incoming
 from workspace.services.form_config import Placed, redirect_allowed
+from workspace.services.form_files import Chosen
 from workspace.services.forms import FormRow, Live
 from workspace.services.record_values import parse_values
 
@@ -39,6 +43,10 @@ UNAVAILABLE = "This form cannot take submissions at the moment. Please try again
 LIMITED = "Too many submissions came from your network in the last hour. Please try later."
 EXPIRED = "This page was open for a long time. Please check your details and send it again."
 TOO_LARGE = "That is more than this form can take. Please shorten your answers."
+FILES_TOO_LARGE = "That is more than this form can take. Please choose smaller or fewer files."
+FILES_NOT_STORED = (
+    "We could not store the files you chose just now; please send them to us another way."
+)
 BUSY = "We are busy for a moment. Please send the form again."
 CHECK = "Please check the fields marked below."
 RECEIVED = "Thank you. We have received this submission."
@@ -56,6 +64,8 @@ class Page:
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    #: Under a file field: its files must be chosen again (a page sent back cannot keep them).
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,18 +108,48 @@ def prefilled(live: Live, query: Mapping[str, str], read: Reader) -> dict[str, A
 
 
 def submit(
-    runtime: Runtime, slug: str, raw: Mapping[str, Any], address: str, read: Reader
+    runtime: Runtime,
+    slug: str,
+    raw: Mapping[str, Any],
+    address: str,
+    read: Reader,
+    uploads: Mapping[str, Sequence[Incoming]] | None = None,
 ) -> Answer:
-    """Store and take in one post to ``/f/<slug>``."""
+    """Store and take in one post to ``/f/<slug>``; ``uploads`` are the files sent, by the
+    name of their input (a file field's key)."""
     form = forms.by_slug(runtime, slug)
     hashed = form_submissions.ip_hash(runtime, address)
-    sub_id, ref = form_submissions.store_received(runtime, form.id, "submit", hashed, raw)
-    answer = _take(runtime, form, raw, hashed, read, sub_id, ref)
+    chosen = form_files.read(form.config, uploads or {})
+    sub_id, ref = form_submissions.store_received(
+        runtime, form.id, "submit", hashed, raw, form_files.facts(chosen)
+    )
+    answer = _take(runtime, form, raw, hashed, read, sub_id, ref, chosen)
     form_submissions.decide(
         runtime, sub_id, answer.outcome, record_id=answer.record_id, reason=answer.reason
     )
     answer.submission_id = sub_id
     return answer
+
+
+def post_limit(runtime: Runtime, slug: str) -> int:
+    """How many files in all one post to ``/f/<slug>`` may carry (0: the form takes none,
+    or there is no such form, which the post then finds out)."""
+    try:
+        return form_files.files_allowed(forms.by_slug(runtime, slug).config)
+    except WorkspaceError:
+        return 0
+
+
+def oversized(runtime: Runtime, slug: str, address: str, limit: int) -> None:
+    """Keep a post refused unread because its body is larger than the form takes."""
+    try:
+        form = forms.by_slug(runtime, slug)
+    except WorkspaceError:
+        return
+    hashed = form_submissions.ip_hash(runtime, address)
+    sub_id, _ = form_submissions.store_received(runtime, form.id, "submit", hashed, {})
+    reason = f"the post was too large: more than the {limit} bytes this form takes"
+    form_submissions.decide(runtime, sub_id, "rejected", reason=reason)
 
 
 def turned_away(
@@ -138,6 +178,7 @@ def _take(
     read: Reader,
     sub_id: int,
     ref: str,
+    chosen: Chosen,
 ) -> Answer:
     live = forms.live(runtime, form)
     refused = turned_away(runtime, form, live, raw, hashed)
@@ -149,22 +190,28 @@ def _take(
     token = text_of(raw.get("_form_token"))
     state = form_tokens.check(runtime, form.id, token)
     if state != "ok":
-        return again(runtime, live, raw, read, EXPIRED, 400, reason=f"{state} form token")
+        reason = f"{state} form token"
+        return again(runtime, live, raw, read, EXPIRED, 400, reason=reason, chosen=chosen)
     first = form_tokens.claim(runtime, form.id, token, sub_id)
     if first is not None:
         return _replay(runtime, live, first, raw, read)
-    answer = _write(runtime, live, raw, read, ref)
+    answer = _write(runtime, live, raw, read, ref, chosen)
     if answer.outcome == "rejected":
         form_tokens.release(runtime, token)
     return answer
 
 
-def _write(runtime: Runtime, live: Live, raw: Mapping[str, Any], read: Reader, ref: str) -> Answer:
+def _write(
+    runtime: Runtime, live: Live, raw: Mapping[str, Any], read: Reader, ref: str, chosen: Chosen
+) -> Answer:
     values, errors = values_of(live, raw, read)
-    if errors:  # say everything at once: also what is wrong with what was filled in
+    file_errors, too_big = form_files.problems(live, chosen, runtime.settings.max_file_bytes)
+    if errors or file_errors:  # say everything at once: also what is wrong with the rest
         parsed = parse_values(live.rt, values, ValueContext(live.acc.phone_region), partial=True)
-        errors = {**friendly(live.shown, parsed.errors), **errors}
-        return again(runtime, live, raw, read, CHECK, 422, errors, reason=_listed(live, errors))
+        errors = {**friendly(live.shown, parsed.errors), **errors, **file_errors}
+        reason = ("a file was too large; " if too_big else "") + _listed(live, errors)
+        status = 413 if too_big else 422
+        return again(runtime, live, raw, read, CHECK, status, errors, reason=reason, chosen=chosen)
     try:
         record = records.create(
             runtime, live.acc, live.rt, values, override=live.form.config.override()
@@ -172,19 +219,38 @@ def _write(runtime: Runtime, live: Live, raw: Mapping[str, Any], read: Reader, r
     except ValidationFailed as exc:
         shown = friendly(live.shown, exc.fields)
         message = CHECK if shown else UNAVAILABLE
-        return again(runtime, live, raw, read, message, 422, shown, reason=exc.message)
+        return again(
+            runtime, live, raw, read, message, 422, shown, reason=exc.message, chosen=chosen
+        )
     except Conflict as exc:  # a duplicate the policy refuses, or a unique value in use
         return Answer("refused", "refused", 200, REFUSED, reason=exc.message)
     except Unavailable as exc:
-        return again(runtime, live, raw, read, BUSY, 503, reason=exc.message)
+        return again(runtime, live, raw, read, BUSY, 503, reason=exc.message, chosen=chosen)
     except WorkspaceError as exc:  # the form's maker lost access meanwhile
         return Answer("unavailable", "rejected", 503, UNAVAILABLE, reason=exc.message)
+    return _written(runtime, live, record, chosen, ref)
+
+
+def _written(
+    runtime: Runtime, live: Live, record: Mapping[str, Any], chosen: Chosen, ref: str
+) -> Answer:
+    """The record is written: attach the files, then the success answer."""
     if "merged_into" in record:
-        reason = "matched a record on file and updated it"
-        return done(runtime, live, "updated", record_id=record["merged_into"], reason=reason)
-    duplicates = ", ".join(str(d["record"]) for d in record.get("duplicates") or [])
-    queued = f"possible duplicate of record {duplicates} queued for review" if duplicates else None
-    return done(runtime, live, "created", record_id=record["id"], reason=queued, ref=ref)
+        record_id = record["merged_into"]
+        attached = form_files.attach(runtime, live, record_id, chosen, updated=True)
+        reasons = ["matched a record on file and updated it", *attached.notes]
+        answer = done(runtime, live, "updated", record_id=record_id, reason="; ".join(reasons))
+    else:
+        attached = form_files.attach(runtime, live, record["id"], chosen, updated=False)
+        duplicates = ", ".join(str(d["record"]) for d in record.get("duplicates") or [])
+        queued = [f"possible duplicate of record {duplicates} queued for review"]
+        reasons = [*(queued if duplicates else []), *attached.notes]
+        why = "; ".join(reasons) or None
+        answer = done(runtime, live, "created", record_id=record["id"], reason=why, ref=ref)
+    if attached.failed:
+        answer.message = f"{answer.message} {FILES_NOT_STORED}"
+        answer.redirect = None  # the submitter must read this
+    return answer
 
 
 def values_of(
@@ -197,6 +263,8 @@ def values_of(
     for p in live.placed:
         if _fixed(p):
             values[p.key] = p.spec.value
+            continue
+        if p.is_file:  # its files come separately (form_files)
             continue
         value = read(p.field, raw)
         if blank_value(value):
@@ -244,8 +312,10 @@ def again(
     errors: dict[str, str] | None = None,
     *,
     reason: str,
+    chosen: Chosen | None = None,
 ) -> Answer:
-    """The form once more, with what was typed, the errors and a fresh token."""
+    """The form once more, with what was typed, the errors and a fresh token (and a note
+    to choose again the files that were fine)."""
     page = Page(
         live.form,
         live,
@@ -253,6 +323,7 @@ def again(
         typed(live, raw, read),
         errors or {},
         message,
+        form_files.again_notes(live, chosen or {}, errors or {}),
     )
     return Answer("form", "rejected", status, message, page=page, reason=reason)
 
@@ -262,7 +333,7 @@ def typed(live: Live, raw: Mapping[str, Any], read: Reader) -> dict[str, Any]:
     return {
         p.key: text_of(raw.get(p.key)) if p.spec.hidden else read(p.field, raw)
         for p in live.placed
-        if not _fixed(p)
+        if not _fixed(p) and not p.is_file
     }
 
 

@@ -76,9 +76,15 @@ def too_large(raw: Mapping[str, Any]) -> bool:
 
 
 def store_received(
-    runtime: Runtime, form_id: int, kind: str, hashed_ip: str, raw: Mapping[str, Any]
+    runtime: Runtime,
+    form_id: int,
+    kind: str,
+    hashed_ip: str,
+    raw: Mapping[str, Any],
+    files: Mapping[str, Any] | None = None,
 ) -> tuple[int, str]:
-    """Store a post before deciding anything; returns its id and public reference."""
+    """Store a post before deciding anything; returns its id and public reference.
+    ``files`` are the facts of the files sent (``form_files.facts``: never their bytes)."""
     ref = secrets.token_hex(16)
     row = {
         "form_id": form_id,
@@ -86,7 +92,7 @@ def store_received(
         "ref": ref,
         "received_at": utcnow(),
         "ip_hash": hashed_ip,
-        "payload": stored_payload(raw),
+        "payload": {**stored_payload(raw), **(files or {})},
         "outcome": "received",
     }
     with transaction(runtime.control, write=True) as conn:

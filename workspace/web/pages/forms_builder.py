@@ -19,7 +19,8 @@ from workspace.services import (
     record_types,
     workspaces,
 )
-from workspace.services.form_config import POLICIES
+from workspace.services.form_config import KINDS, MAX_FILES, POLICIES
+from workspace.services.form_files import size_text
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser
 from workspace.web.htmx import is_htmx
@@ -195,6 +196,9 @@ class FormBuilderPages(Controller):
             rows=rows,
             current_type=rt.id if rt is not None else None,
             policies=POLICIES,
+            kinds=KINDS,
+            file_counts=[str(n) for n in range(1, MAX_FILES + 1)],
+            max_file_size=size_text(runtime.settings.max_file_bytes),
             rules=_rules(rt) if rt is not None else [],
             redirect_hosts=sorted(runtime.settings.form_redirect_host_set),
             public_url=str(request.base_url).rstrip("/") + form["path"],

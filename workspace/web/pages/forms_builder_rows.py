@@ -1,9 +1,10 @@
 """The form builder's field table: one row per field of the record type, to and from HTML.
 
 Rows post as ``f.<key>.<attr>`` (on, label, help, required, order, hidden, prefill, value,
-protect); ``_keys`` lists every row, because browsers send nothing for an unticked box.
-Fixed values are typed as text (or picked) and turned into API values the same way a
-submitted form is, so the service checks them as it checks a submission.
+protect; max_files and kinds for file fields); ``_keys`` lists every row, because browsers
+send nothing for an unticked box. Fixed values are typed as text (or picked) and turned into
+API values the same way a submitted form is, so the service checks them as it checks a
+submission.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
+from workspace.services.file_values import FILE_FIELD_TYPE
 from workspace.services.form_config import PUBLIC_TYPES
 from workspace.web.fields import MULTI, field_value
 
@@ -33,6 +35,9 @@ class Row:
     value: str
     protect: bool
     error: str | None = None
+    #: File fields: most files per submission, and which kind (form_config.KINDS).
+    max_files: str = "1"
+    kinds: str = "any"
 
     @property
     def key(self) -> str:
@@ -43,6 +48,10 @@ class Row:
         """Strangers may fill it in (others can only be a hidden fixed value)."""
         return self.field.type.name in PUBLIC_TYPES
 
+    @property
+    def is_file(self) -> bool:
+        return self.field.type.name == FILE_FIELD_TYPE
+
 
 def rows_from_config(
     rt: RecordTypeDef, config: Mapping[str, Any], errors: Mapping[str, str] | None = None
@@ -52,8 +61,6 @@ def rows_from_config(
     specs = {f["key"]: (i, f) for i, f in enumerate(config.get("fields") or [])}
     rows = []
     for f in rt.fields:
-        if f.type.outside_record:  # files are uploaded on the record page, never on a form
-            continue
         index, spec = specs.get(f.key, (None, None))
         rows.append(
             Row(
@@ -68,6 +75,8 @@ def rows_from_config(
                 value=value_text((spec or {}).get("value")),
                 protect=bool((spec or {}).get("protect")),
                 error=row_error(f.key, errors or {}),
+                max_files=str((spec or {}).get("max_files") or 1),
+                kinds=(spec or {}).get("kinds") or "any",
             )
         )
     return sorted(rows, key=lambda r: (not r.on, r.order))
@@ -80,7 +89,7 @@ def rows_from_post(
     listed = {k.strip() for k in _text(data.get("_keys")).split(",")}
     rows = []
     for f in rt.fields:
-        if f.key not in listed or f.type.outside_record:
+        if f.key not in listed:
             continue
         at = f"f.{f.key}."
         rows.append(
@@ -96,6 +105,8 @@ def rows_from_post(
                 value=_text(data.get(at + "value")),
                 protect=_ticked(data.get(at + "protect")),
                 error=row_error(f.key, errors or {}),
+                max_files=_text(data.get(at + "max_files")) or "1",
+                kinds=_text(data.get(at + "kinds")) or "any",
             )
         )
     return sorted(rows, key=lambda r: (not r.on, r.order))
@@ -103,20 +114,25 @@ def rows_from_post(
 
 def config_fields(rows: list[Row]) -> list[dict[str, Any]]:
     """The form's fields for the service, in the chosen order."""
-    return [
-        {
-            "key": r.key,
-            "label": r.label,
-            "help": r.help,
-            "required": r.required,
-            "hidden": r.hidden,
-            "prefill": r.prefill,
-            "value": fixed_value(r.field, r.value) if r.hidden else (r.value or None),
-            "protect": r.protect,
-        }
-        for r in rows
-        if r.on
-    ]
+    return [_config_field(r) for r in rows if r.on]
+
+
+def _config_field(r: Row) -> dict[str, Any]:
+    spec = {
+        "key": r.key,
+        "label": r.label,
+        "help": r.help,
+        "required": r.required,
+        "hidden": r.hidden,
+        "prefill": r.prefill,
+        "value": r.value or None,
+        "protect": r.protect,
+    }
+    if r.is_file:  # the service checks the number (and refuses whatever else was posted)
+        spec.update(max_files=r.max_files, kinds=r.kinds)
+    elif r.hidden:
+        spec["value"] = fixed_value(r.field, r.value)
+    return spec
 
 
 def fixed_value(f: FieldDef, text: str) -> Any:

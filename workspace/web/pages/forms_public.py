@@ -2,23 +2,35 @@
 
 Plain HTML forms posted and answered with a page (no JavaScript needed). A reload of the
 answer re-posts the same one-time token, which the service answers as the first time.
+
+A form with a file field is sent as ``multipart/form-data``. Its post may be as large as the
+files the form takes (``max_file_bytes`` each, plus an envelope); :class:`FormPostLimit`
+refuses a larger body before it is read, keeps the refusal as a submission and answers 413
+with a page the submitter can read.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Response, Template
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
+from workspace.errors import TooLarge
 from workspace.services import form_edits, form_intake
+from workspace.services.files import Incoming
 from workspace.services.form_config import Placed
 from workspace.services.form_intake import HONEYPOT, Answer, Page
 from workspace.services.form_tokens import LinkError
 from workspace.web.fields import field_value
+from workspace.web.file_transfer import ENVELOPE
 from workspace.web.pages.session import RuntimeDep
 
 Form = URLEncodedBody[dict[str, Any]]
@@ -28,6 +40,13 @@ HEADINGS = {
     "unavailable": "This form is not available",
     "limited": "Please try again later",
     "link": "This link cannot be used",
+    "too_large": "That is too much for this form",
+}
+#: What a file input of a form with a kind restriction offers in the browser's picker (a
+#: convenience only: the server judges the bytes).
+ACCEPT = {
+    "images": "image/*",
+    "documents": ".pdf,.doc,.docx,.odt,.rtf,.txt,.csv,.xls,.xlsx,.ods,.ppt,.pptx,.odp",
 }
 
 
@@ -43,6 +62,10 @@ class Shown:
     help: str
     value: Any
     error: str | None
+    #: File fields: how many files the input takes, what its picker offers, a note to show.
+    max_files: int = 1
+    accept: str = ""
+    note: str | None = None
 
 
 def shown_fields(places: list[Placed], page: Page) -> list[Shown]:
@@ -56,6 +79,9 @@ def shown_fields(places: list[Placed], page: Page) -> list[Shown]:
             help=p.spec.help,
             value=page.values.get(p.key),
             error=page.errors.get(p.key),
+            max_files=p.max_files,
+            accept=ACCEPT.get(p.spec.kinds or "", ""),
+            note=page.notes.get(p.key),
         )
         for p in places
     ]
@@ -84,6 +110,7 @@ def form_page(page: Page, status: int = 200) -> Template:
     context = {
         "form": page.form,
         "config": page.form.config,
+        "multipart": any(p.is_file for p in page.live.shown),
         "fields": shown_fields(page.live.shown, page),
         "hidden": hidden_inputs(page),
         "token": page.token,
@@ -126,22 +153,110 @@ def answered(answer: Answer, slug: str, *, editing: bool = False) -> Response[An
     return message_page(answer.view, answer.message, answer.status_code)
 
 
+class PostTooLarge(TooLarge):
+    """A post larger than its form takes (kept as a rejected submission already)."""
+
+
+def too_large_page(request: Request[Any, Any, Any], exc: PostTooLarge) -> Template:
+    return message_page("too_large", form_intake.FILES_TOO_LARGE, 413)
+
+
+class FormPostLimit:
+    """ASGI middleware of the public post: the body may hold the files the form takes
+    (``max_file_bytes`` each plus :data:`ENVELOPE`) or, for a form without file fields,
+    ``max_body_bytes``. Checked on the declared length before anything is read and on the
+    bytes as they arrive; a refused post is kept as a rejected submission."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = scope["app"].state.runtime
+        slug = str(scope["path_params"].get("slug", ""))
+        files = await anyio.to_thread.run_sync(form_intake.post_limit, runtime, slug)
+        settings = runtime.settings
+        limit = ENVELOPE + files * settings.max_file_bytes if files else settings.max_body_bytes
+        client = scope.get("client")
+        keep = functools.partial(
+            form_intake.oversized, runtime, slug, client[0] if client else "unknown", limit
+        )
+        problem = PostTooLarge(f"the post is larger than the {limit} bytes this form takes")
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await anyio.to_thread.run_sync(keep)
+            raise problem
+        seen, over = 0, False
+
+        async def counted() -> ReceiveMessage:
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    raise problem
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        finally:
+            if over:
+                await anyio.to_thread.run_sync(keep)
+
+
+async def posted(
+    request: Request[Any, Any, Any],
+) -> tuple[dict[str, Any], dict[str, list[Incoming]]]:
+    """A post's fields as the urlencoded body gives them (a list for a repeated key) and
+    its files by input name (empty file inputs, which browsers send too, left out)."""
+    form = await request.form()
+    fields: dict[str, Any] = {}
+    uploads: dict[str, list[Incoming]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if value.filename:
+                uploads.setdefault(key, []).append(Incoming(value.filename, value.file))  # type: ignore[arg-type]
+            continue
+        if key in fields:
+            before = fields[key]
+            fields[key] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            fields[key] = value
+    return fields, uploads
+
+
 class PublicFormPages(Controller):
     """Reachable without a session; CSRF still applies to the posts."""
 
     path = "/f"
+    exception_handlers = {PostTooLarge: too_large_page}
 
     @get("/{slug:str}", sync_to_thread=True)
     def show(self, request: Request[Any, Any, Any], runtime: RuntimeDep, slug: str) -> Template:
         query = {key: str(value) for key, value in request.query_params.items()}
         return form_page(form_intake.blank(runtime, slug, query, field_value))
 
-    @post("/{slug:str}", sync_to_thread=True)
-    def submit(
-        self, request: Request[Any, Any, Any], runtime: RuntimeDep, slug: str, data: Form
+    @post(
+        "/{slug:str}",
+        request_max_body_size=None,  # FormPostLimit applies the form's own limit
+        middleware=[FormPostLimit],
+    )
+    async def submit(
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, slug: str
     ) -> Response[Any]:
-        answer = form_intake.submit(runtime, slug, data, client_address(request), field_value)
-        return answered(answer, slug)
+        """A post as ``application/x-www-form-urlencoded`` or, with files,
+        ``multipart/form-data``."""
+        fields, uploads = await posted(request)
+        take = functools.partial(
+            form_intake.submit,
+            runtime,
+            slug,
+            fields,
+            client_address(request),
+            field_value,
+            uploads,
+        )
+        return answered(await anyio.to_thread.run_sync(take), slug)
 
     @get("/{slug:str}/edit/{token:str}", sync_to_thread=True)
     def edit(self, runtime: RuntimeDep, slug: str, token: str) -> Template:
