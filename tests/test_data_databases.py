@@ -246,7 +246,7 @@ def test_records_and_readable_views_live_in_the_customer_database(api: Api, ws: 
     assert "v_client" in views and "v_customer" not in views
 
     refused = api.put(database(ws), good(), expect=409)["error"]["message"]
-    assert "moving existing data to another database is not available yet" in refused
+    assert f"POST /api/v1/workspaces/{ws}/database/moves" in refused
     api.delete(database(ws), expect=409)
     api.delete(f"/workspaces/{ws}/types/{rt['id']}", expect=204)
     views = {r[0] for r in customer_sql("SHOW FULL TABLES WHERE Table_type = 'VIEW'")}

@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler
 from workspace import migrate
 from workspace.plugins import call_each
 from workspace.runtime import Runtime, build_runtime
-from workspace.services import schema_changes, storage_migration, workspaces
+from workspace.services import data_moves, schema_changes, storage_migration, workspaces
 from workspace.settings import Settings
 from workspace.web.api import PREFIX, api_router
 from workspace.web.page_errors import APP_EXCEPTION_HANDLERS
@@ -41,6 +41,7 @@ def prepare(runtime: Runtime) -> None:
     schema_changes.recover_all(runtime)
     workspaces.finish_deletions(runtime)
     storage_migration.resume_all(runtime)
+    data_moves.resume_all(runtime)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:

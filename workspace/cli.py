@@ -12,6 +12,7 @@ from workspace.plugins import call_each, make_plugin_manager
 from workspace.runtime import Runtime, build_runtime
 from workspace.services import (
     auth,
+    data_moves,
     definitions,
     duplicates,
     files,
@@ -214,6 +215,36 @@ def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -
             click.echo("no interrupted migration to resume")
     except WorkspaceError as exc:
         raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    if any(state != "done" for state in states.values()):
+        raise SystemExit(1)
+
+
+@cli.group()
+def data() -> None:
+    """Move a workspace's record data between databases."""
+
+
+@data.command("move")
+@click.option(
+    "--resume",
+    is_flag=True,
+    required=True,
+    help="Finish moves a stopped process left, once their lease has run out.",
+)
+def data_move(resume: bool) -> None:
+    """Carry on with interrupted moves of record data from where they stopped (start a move
+    in the UI or with POST /api/v1/workspaces/{id}/database/moves)."""
+    runtime = _runtime()
+    try:
+        states = data_moves.resume_here(runtime)
+        for move_id in states:
+            click.echo(data_moves.summary(runtime, move_id))
+        for move_id in data_moves.running_ids(runtime):
+            click.echo(f"move {move_id} is being run by another live process")
+        if not states:
+            click.echo("no interrupted move to resume")
     finally:
         runtime.close()
     if any(state != "done" for state in states.values()):

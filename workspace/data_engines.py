@@ -8,12 +8,14 @@ database that is down or crawling ties up a few request threads of its own works
 few seconds, answers 503 naming itself (see ``workspace.db``), and leaves every other
 workspace's pool alone.
 
-Which database a workspace uses is read from the control database and kept for
-:data:`ROUTE_SECONDS` (a time-to-live cache, not a version check on every request: that
-would add a control-database round trip to every record read, and the route changes only
-when an admin switches a workspace that has no record types yet, so nothing can be read
-from or written to the wrong place meanwhile except a record type created by another process
-within those seconds; the process that switches forgets its own copy at once).
+Which database a workspace uses is read from the control database, together with the
+workspace's ``data_epoch``, and kept for :data:`ROUTE_SECONDS` (a time-to-live cache, not a
+version check on every request: that would add a control-database round trip to every record
+read). A move switches the route and bumps the epoch in one transaction (issue #6). Writes
+cannot go to the wrong place: the write gate (:mod:`workspace.services.data_gate`) reads the
+epoch under a lock inside every write's transaction and passes it here, and a cached route of
+another epoch is read afresh. Reads in other processes may see the old copy for those seconds,
+which is equal to the new one at the switch and kept read-only.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from workspace.errors import Unavailable
 from workspace.net import HostRefused, check_host
 from workspace.settings import Settings
 
-D = m.data_databases
+D, W = m.data_databases, m.workspaces
 ROUTE_SECONDS = 5.0
 #: The route cache's answer for "the managed database".
 MANAGED = "managed"
@@ -64,6 +66,16 @@ def location(row: Any) -> str:
     return f"{row.host}:{row.port}"
 
 
+def describe(row: Any) -> str:
+    """A data database for people (None: the managed one)."""
+    if row is None:
+        return "The managed database of this server"
+    tls = "TLS" if row.tls else "no TLS"
+    return (
+        f"MySQL database {row.database_name!r} at {location(row)} as user {row.user_name!r} ({tls})"
+    )
+
+
 class DataEngines:
     """This process's engines of customer data databases and its cache of who uses which."""
 
@@ -73,16 +85,21 @@ class DataEngines:
         self._engines: dict[tuple[int, int], Engine] = {}
         self._lock = threading.Lock()
 
-    def engine_for(self, control: Engine, workspace_id: int) -> Engine | None:
-        """The engine of the workspace's own database, or None for the managed one."""
+    def engine_for(
+        self, control: Engine, workspace_id: int, epoch: int | None = None
+    ) -> Engine | None:
+        """The engine of the workspace's own database, or None for the managed one. With
+        ``epoch`` (read by the caller under the workspace's lock), a route cached at another
+        epoch is read again."""
         key = str(workspace_id)
         cached = self._routes.get(key)
-        if cached is None:
+        if cached is None or (epoch is not None and cached[2] != epoch):
+            active = (D.c.workspace_id == W.c.id) & (D.c.role == "active")
+            query = select(W.c.data_epoch, D).outerjoin(D, active).where(W.c.id == workspace_id)
             with transaction(control) as conn:
-                found = conn.execute(
-                    select(D).where(D.c.workspace_id == workspace_id, D.c.role == "active")
-                ).first()
-            cached = (workspace_id, found or MANAGED)
+                found = conn.execute(query).first()
+            route = MANAGED if found is None or found.id is None else found
+            cached = (workspace_id, route, found.data_epoch if found is not None else 0)
             self._routes.put(key, cached)
         if cached[1] is MANAGED:
             return None

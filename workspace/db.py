@@ -182,12 +182,24 @@ class Tx:
 
 @contextmanager
 def unit_of_work(control: Engine, data: Engine, *, write: bool = False) -> Iterator[Tx]:
-    with transaction(control, write=write) as control_conn:
-        if data is control:
-            yield Tx(control_conn, control_conn)
-            return
-        with transaction(data, write=write) as data_conn:
-            yield Tx(control_conn, data_conn)
+    with (
+        transaction(control, write=write) as control_conn,
+        joined(control_conn, control, data, write=write) as tx,
+    ):
+        yield tx
+
+
+@contextmanager
+def joined(
+    control_conn: Connection, control: Engine, data: Engine, *, write: bool = False
+) -> Iterator[Tx]:
+    """The data side of a unit of work whose control transaction ``control_conn`` (of
+    ``control``) is already open: the same connection when the data lives there too."""
+    if data is control:
+        yield Tx(control_conn, control_conn)
+        return
+    with transaction(data, write=write) as data_conn:
+        yield Tx(control_conn, data_conn)
 
 
 @contextmanager

@@ -110,3 +110,16 @@ class Unavailable(WorkspaceError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class DataMoving(Unavailable):
+    """The workspace's record data is being made equal on its new database and switched over
+    (issue #6): writes wait a few seconds. Pages show it as maintenance, not as a failure."""
+
+    code = "data_moving"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__(
+            "This workspace is being moved to another database; retry in a moment",
+            retry_after=retry_after,
+        )

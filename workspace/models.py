@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.mysql import LONGBLOB
 
@@ -81,6 +82,12 @@ workspaces = Table(
     # Set when deletion starts; the workspace is invisible from then on and its tables are
     # dropped (again, after a crash) before the row goes.
     Column("deleted_at", UtcDateTime, nullable=True),
+    # Set while a move of the workspace's record data makes the copy equal and switches
+    # (issue #6): record writes answer 503 meanwhile. See services.data_gate.
+    Column("data_frozen", Boolean, nullable=False, default=False, server_default=text("0")),
+    # Bumped at every switch of data database, so every process notices its cached route
+    # is stale before it writes.
+    Column("data_epoch", Integer, nullable=False, default=0, server_default=text("0")),
     sqlite_autoincrement=True,
 )
 
@@ -565,7 +572,8 @@ data_databases = Table(
     Column("tls", Boolean, nullable=False, default=False),
     # PEM text of the CA that signed the server's certificate; NULL: the system's CAs.
     Column("ca_cert", Text, nullable=True),
-    # active (record tables live there) | retired (no longer used; left as it was)
+    # active (record tables live there) | target (a move copies into it) | old (the copy a
+    # move left behind, read-only) | retired (no longer used; its tables dropped or left)
     Column("role", String(16), nullable=False),
     # Bumped on every edit: engines are built and cached per (id, version).
     Column("version", Integer, nullable=False, default=1),
@@ -599,12 +607,17 @@ data_moves = Table(
     # data_databases rows the records are copied from and to; NULL is the managed database.
     Column("source_id", BigInteger, nullable=True),
     Column("target_id", BigInteger, nullable=True),
-    # copying (or killed while copying: resumable) | verified | mismatch
+    # copying | switching (frozen) | done | failed | cancelled (see services.data_moves)
     Column("state", String(16), nullable=False),
     Column("error", String(2000), nullable=True),
     Column("started_by", BigInteger, nullable=True),
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
+    # The process copying holds the lease and renews it per batch; an expired one is claimed.
+    Column("lease_token", String(32), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    # After the switch the source is the old copy: kept (read-only) | retired (dropped).
+    Column("old_copy", String(16), nullable=True),
     Index("ix_data_moves_workspace", "workspace_id", "state"),
     sqlite_autoincrement=True,
 )

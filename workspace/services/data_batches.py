@@ -17,11 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, and_, func, or_, select, true
+
+from workspace.db import transaction
 
 Key = list[Any]
 
@@ -74,6 +77,43 @@ def read_range(
         select(table).where(key_range(table, low, high)).order_by(*key_columns(table)).limit(limit)
     )
     return list(conn.execute(query))
+
+
+@dataclass(frozen=True)
+class Range:
+    """One key range of a table on both sides: the source's batch of rows after ``low`` up
+    to ``high`` (None: to the end), their checksum, and whether the target's rows in the
+    range are the same."""
+
+    low: Key | None
+    high: Key | None
+    rows: list[Row[Any]]
+    checksum: str
+    equal: bool
+
+    def describe(self, table: Table) -> str:
+        where = f"rows after {describe_key(self.low)}"
+        where += " to the end" if self.high is None else f" up to {describe_key(self.high)}"
+        return f"{table.name}: {where} differ"
+
+
+def ranges(source: Engine, target: Engine, table: Table, size: int) -> Iterator[Range]:
+    """Walk the table on both sides in the source's batches of ``size`` rows."""
+    low: Key | None = None
+    while True:
+        with transaction(source) as conn:
+            rows = read_batch(conn, table, low, size)
+        last = len(rows) < size
+        high = None if last else key_of(table, rows[-1])
+        with transaction(target) as conn:
+            # One row more than the source has tells a surplus apart from a match.
+            theirs = read_range(conn, table, low, high, len(rows) + 1)
+        ours = digest(rows)
+        equal = len(theirs) == len(rows) and digest(theirs) == ours
+        yield Range(low, high, rows, ours, equal)
+        if last:
+            return
+        low = high
 
 
 def count(conn: Connection, table: Table) -> int:

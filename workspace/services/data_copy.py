@@ -10,7 +10,10 @@ The record data of a workspace is, per record type, its table ``rt_<id>``, a lin
 2. :func:`copy_tables` copies each table in keyset batches (see ``data_batches``), rows with
    their primary keys, and keeps in ``data_move_tables`` the last key whose batch is
    committed on the target. A copy killed half way resumes after that key.
-3. ``data_verify.verify`` compares row counts and checksums of both sides; :func:`retry`
+3. :func:`sync` walks both sides in the source's key ranges, compares each range's checksum
+   and copies again the ranges that differ: run while the workspace is frozen, it makes the
+   target equal to the source after writes that arrived during the copy.
+4. ``data_verify.verify`` compares row counts and checksums of both sides; :func:`retry`
    copies the tables it found different again.
 
 A batch is written as "delete the batch's key range on the target, then insert its rows",
@@ -21,8 +24,7 @@ would quietly keep a stale row (or skip a row clashing on a unique index) instea
 the range equal to the source. The last batch deletes every key after the previous one, so
 rows a crashed earlier attempt left beyond the source's last key go too.
 
-Not here (the next steps of issue #6): freezing writes and schema changes during the move,
-switching the workspace over, keeping the old copy read-only.
+Freezing writes, switching and the old copy are :mod:`workspace.services.data_moves`' part.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ from sqlalchemy import Connection, Engine, MetaData, Table, delete, insert, sele
 
 from workspace import models as m
 from workspace.clock import utcnow
-from workspace.db import transaction
+from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict
 from workspace.schema import ddl
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import data_batches as batches
-from workspace.services.storage_settings import lock_workspace
+from workspace.services import data_gate
 
 MOVES, TABLES = m.data_moves, m.data_move_tables
 DEFAULT_BATCH = 1000
@@ -60,25 +62,23 @@ def record_tables(types: Sequence[RecordTypeDef]) -> Iterator[tuple[int, Table]]
 
 
 def start(
-    control: Engine,
+    conn: Connection,
     workspace_id: int,
     *,
     source_id: int | None,
     target_id: int | None,
     started_by: int | None = None,
+    **values: Any,
 ) -> int:
-    """Record a new move of the workspace's records (``None`` is the managed database) and
-    return its id. One move at a time: an unfinished one is resumed, not started again."""
-    with transaction(control, write=True) as conn:
-        lock_workspace(conn, workspace_id)  # two admins starting at once get one move
-        running = conn.execute(
-            select(MOVES.c.id).where(
-                MOVES.c.workspace_id == workspace_id, MOVES.c.state == "copying"
-            )
-        ).scalar()
-        if running is not None:
-            raise Conflict(f"move {running} of this workspace's records is not finished yet")
-        inserted = conn.execute(
+    """Inside the caller's transaction: record a new move of the workspace's records
+    (``None`` is the managed database) and return its id. One move at a time: an unfinished
+    one is resumed or cancelled, not started again."""
+    data_gate.lock_workspace(conn, workspace_id, exclusive=True)  # two admins: one move
+    running = data_gate.unfinished_move(conn, workspace_id)
+    if running is not None:
+        raise Conflict(f"move {running.id} of this workspace's records is not finished yet")
+    return inserted_id(
+        conn.execute(
             insert(MOVES).values(
                 workspace_id=workspace_id,
                 source_id=source_id,
@@ -86,10 +86,10 @@ def start(
                 state="copying",
                 started_by=started_by,
                 started_at=utcnow(),
+                **values,
             )
-        ).inserted_primary_key
-    assert inserted is not None
-    return int(inserted[0])
+        )
+    )
 
 
 def prepare_target(target: Engine, types: Sequence[RecordTypeDef]) -> None:
@@ -148,22 +148,22 @@ def _describe(diff: Any) -> tuple[str, str]:
     return kind, (f"{table.name}." if table is not None else "") + str(rest[0].name)
 
 
-def retry(control: Engine, move_id: int) -> list[str]:
-    """Copy the tables verification found different again, from the start (after whatever
-    changed the copy is dealt with), and return their names; the move is ``copying`` again."""
-    with transaction(control, write=True) as conn:
-        where = (TABLES.c.move_id == move_id) & (TABLES.c.state == "mismatch")
-        names = list(conn.execute(select(TABLES.c.table_name).where(where)).scalars())
-        conn.execute(
-            update(TABLES)
-            .where(where)
-            .values(state="pending", last_key=None, copied_rows=0, mismatch=None, checksum=None)
-        )
-        conn.execute(
-            update(MOVES)
-            .where(MOVES.c.id == move_id)
-            .values(state="copying", error=None, finished_at=None)
-        )
+def retry(conn: Connection, move_id: int) -> list[str]:
+    """Inside the caller's transaction: copy the tables verification found different again,
+    from the start (after whatever changed the copy is dealt with), and return their names;
+    the move is ``copying`` again."""
+    where = (TABLES.c.move_id == move_id) & (TABLES.c.state == "mismatch")
+    names = list(conn.execute(select(TABLES.c.table_name).where(where)).scalars())
+    conn.execute(
+        update(TABLES)
+        .where(where)
+        .values(state="pending", last_key=None, copied_rows=0, mismatch=None, checksum=None)
+    )
+    conn.execute(
+        update(MOVES)
+        .where(MOVES.c.id == move_id)
+        .values(state="copying", error=None, finished_at=None)
+    )
     return names
 
 
@@ -179,30 +179,39 @@ def copy_tables(
 ) -> None:
     """Copy every table of the types from ``source`` to ``target`` (prepared before),
     resuming each table after its last committed batch."""
-    _add_tables(control, move_id, types)
+    _add_tables(control, move_id, source, types)
     for _, table in record_tables(types):
         _copy_table(control, move_id, source, target, table, batch_size, progress)
 
 
-def _add_tables(control: Engine, move_id: int, types: Sequence[RecordTypeDef]) -> None:
-    with transaction(control, write=True) as conn:
+def _add_tables(
+    control: Engine, move_id: int, source: Engine, types: Sequence[RecordTypeDef]
+) -> None:
+    """List the tables to copy, each with its row count now (for the progress bar; the
+    exact count is taken again by verification)."""
+    with transaction(control) as conn:
         known = set(
             conn.execute(select(TABLES.c.table_name).where(TABLES.c.move_id == move_id)).scalars()
         )
-        rows = [
-            {
-                "move_id": move_id,
-                "table_name": table.name,
-                "record_type_id": type_id,
-                "state": "pending",
-                "copied_rows": 0,
-                "batches": 0,
-            }
-            for type_id, table in record_tables(types)
-            if table.name not in known
-        ]
-        if rows:
-            conn.execute(insert(TABLES), rows)
+    todo = [(type_id, table) for type_id, table in record_tables(types) if table.name not in known]
+    if not todo:
+        return
+    with transaction(source) as conn:
+        counts = {table.name: batches.count(conn, table) for _, table in todo}
+    rows = [
+        {
+            "move_id": move_id,
+            "table_name": table.name,
+            "record_type_id": type_id,
+            "state": "pending",
+            "copied_rows": 0,
+            "batches": 0,
+            "source_rows": counts[table.name],
+        }
+        for type_id, table in todo
+    ]
+    with transaction(control, write=True) as conn:
+        conn.execute(insert(TABLES), rows)
 
 
 def _copy_table(
@@ -225,10 +234,7 @@ def _copy_table(
             rows = batches.read_batch(conn, table, low, batch_size)
         last = len(rows) < batch_size
         high = batches.key_of(table, rows[-1]) if rows else low
-        with transaction(target, write=True) as conn:
-            conn.execute(delete(table).where(batches.key_range(table, low, None if last else high)))
-            if rows:
-                conn.execute(insert(table), [dict(row._mapping) for row in rows])
+        write_range(target, table, low, None if last else high, rows)
         copied += len(rows)
         with transaction(control, write=True) as conn:
             conn.execute(
@@ -246,3 +252,46 @@ def _copy_table(
         if last:
             return
         low = high
+
+
+def write_range(
+    target: Engine, table: Table, low: batches.Key | None, high: batches.Key | None, rows: list[Any]
+) -> None:
+    """Make the key range (``low``, ``high``] of the target's table hold exactly ``rows``."""
+    with transaction(target, write=True) as conn:
+        conn.execute(delete(table).where(batches.key_range(table, low, high)))
+        if rows:
+            conn.execute(insert(table), [dict(row._mapping) for row in rows])
+
+
+def sync(
+    source: Engine,
+    target: Engine,
+    types: Sequence[RecordTypeDef],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    beat: Callable[[], None] | None = None,
+) -> int:
+    """Copy again every key range whose rows differ between the two sides (writes that
+    arrived during the copy); return how many ranges were copied. ``beat`` is called after
+    each range (the mover's lease)."""
+    copied = 0
+    for _, table in record_tables(types):
+        for found in batches.ranges(source, target, table, batch_size):
+            if not found.equal:
+                write_range(target, table, found.low, found.high, found.rows)
+                copied += 1
+            if beat is not None:
+                beat()
+    return copied
+
+
+def drop_tables(engine: Engine, names: Sequence[str]) -> None:
+    """Drop tables a move copied (an old copy being retired, a cancelled move's copy): only
+    names recorded in ``data_move_tables``, made by this server for this workspace. A type
+    changed or deleted since has no definition matching them any more, so they go by name."""
+    with transaction(engine, write=True) as conn:
+        present = ddl.existing_tables(conn)
+        for name in names:
+            if name in present:
+                Table(name, MetaData()).drop(conn)

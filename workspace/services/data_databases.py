@@ -6,13 +6,15 @@ admin connects it to their own MySQL: the settings are tested step by step
 password sealed by the server key and never shown again. Record types created afterwards
 get their tables, and a readable view each (:mod:`workspace.services.data_views`), there.
 
-Moving existing records between databases is not built yet, so the database can be switched
-(or switched back to managed) only while the workspace has no record types.
+A workspace without record types is switched at once (:func:`connect`, :func:`disconnect`);
+one with records is moved (:mod:`workspace.services.data_moves`): copied, verified and
+switched while it keeps working, and the settings of the database it moves to are kept here
+in role ``target`` until the switch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -20,23 +22,19 @@ from sqlalchemy import Connection, func, insert, select, update
 from workspace import crypto
 from workspace import models as m
 from workspace.clock import utcnow
-from workspace.data_engines import location
-from workspace.db import transaction
+from workspace.data_engines import describe
+from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, ValidationFailed
 from workspace.runtime import Runtime
+from workspace.services import data_gate, data_move_status
 from workspace.services.data_checks import MINIMUM_TEXT, PRIVILEGES, Target, check
-from workspace.services.principal import Access
-from workspace.services.storage_settings import lock_workspace
+from workspace.services.principal import Access, Principal
 
 D, RT = m.data_databases, m.record_types
 DEFAULT_PORT = 3306
 SETTINGS = ("host", "port", "database", "user", "password", "tls", "ca_cert")
 #: Said plainly wherever the feature is offered: the next steps of issue #6.
-NOT_AVAILABLE_YET = (
-    "Moving a workspace's existing records to another database (and back): switch only "
-    "while the workspace has no record types.",
-    "Adopting a table that already exists in your database as a record type.",
-)
+NOT_AVAILABLE_YET = ("Adopting a table that already exists in your database as a record type.",)
 
 
 def overview(runtime: Runtime, acc: Access) -> dict[str, Any]:
@@ -46,26 +44,22 @@ def overview(runtime: Runtime, acc: Access) -> dict[str, Any]:
     with transaction(runtime.control) as conn:
         row = active_row(conn, acc.workspace_id)
         types = _type_count(conn, acc.workspace_id)
+        move = data_move_status.latest(conn, acc.workspace_id)
+        old_copy = data_move_status.old_copy(conn, acc.workspace_id)
     return {
         "managed": row is None,
         "location": describe(row),
         "connection": public(row) if row is not None else None,
         "record_types": types,
-        "can_switch": types == 0,
+        # Without records the database is switched at once; with records it is moved.
+        "can_switch": types == 0 and not (move and move["state"] in data_gate.UNFINISHED),
+        "move": move,
+        "old_copy": old_copy,
         "privileges": list(PRIVILEGES),
         "minimum_version": MINIMUM_TEXT,
         "character_set": "utf8mb4",
         "not_available_yet": list(NOT_AVAILABLE_YET),
     }
-
-
-def describe(row: Any) -> str:
-    if row is None:
-        return "The managed database of this server"
-    tls = "TLS" if row.tls else "no TLS"
-    return (
-        f"MySQL database {row.database_name!r} at {location(row)} as user {row.user_name!r} ({tls})"
-    )
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -105,20 +99,44 @@ def test_connection(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> d
 
 
 def connect(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Test the settings, then make that database the workspace's data database. Refused
-    (409) while the workspace has record types; stores nothing when the test fails."""
+    """Test the settings, then make that database the workspace's data database. Only while
+    the workspace has no record types (409 pointing at a move otherwise); stores nothing when
+    the test fails."""
     acc.require("admin")
-    target = _target(runtime, acc, spec)
-    with transaction(runtime.control) as conn:
-        _require_no_types(conn, acc.workspace_id)
-    _check(runtime, target)
-    sealed = crypto.seal(runtime.settings.resolved_secret_key(), {"password": target.password})
-    now = utcnow()
+    target = checked(runtime, acc, spec, before=_require_no_types)
     with transaction(runtime.control, write=True) as conn:
-        lock_workspace(conn, acc.workspace_id)
         _require_no_types(conn, acc.workspace_id)
         old = active_row(conn, acc.workspace_id)
         _retire(conn, old)
+        add_row(runtime, conn, acc, target, "active")
+        new = active_row(conn, acc.workspace_id)
+        data_gate.bump_epoch(conn, acc.workspace_id)
+        log(conn, acc.workspace_id, acc.principal, describe(old), describe(new))
+    runtime.data_engines.forget(acc.workspace_id)
+    return overview(runtime, acc)
+
+
+def checked(
+    runtime: Runtime,
+    acc: Access,
+    spec: Mapping[str, Any],
+    *,
+    before: Callable[[Connection, int], None],
+) -> Target:
+    """The submitted settings, tested step by step after ``before`` (a cheap refusal, run
+    first so a refused request opens no connection to the customer's server)."""
+    target = _target(runtime, acc, spec)
+    with transaction(runtime.control) as conn:
+        before(conn, acc.workspace_id)
+    _check(runtime, target)
+    return target
+
+
+def add_row(runtime: Runtime, conn: Connection, acc: Access, target: Target, role: str) -> int:
+    """Store tested settings with the password sealed, in ``role`` (active or target)."""
+    sealed = crypto.seal(runtime.settings.resolved_secret_key(), {"password": target.password})
+    now = utcnow()
+    return inserted_id(
         conn.execute(
             insert(D).values(
                 workspace_id=acc.workspace_id,
@@ -129,29 +147,26 @@ def connect(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[str,
                 sealed=sealed,
                 tls=target.tls,
                 ca_cert=target.ca_cert,
-                role="active",
+                role=role,
                 version=1,
                 created_by=acc.user_id,
                 created_at=now,
                 updated_at=now,
             )
         )
-        new = active_row(conn, acc.workspace_id)
-        _log(conn, acc, describe(old), describe(new))
-    runtime.data_engines.forget(acc.workspace_id)
-    return overview(runtime, acc)
+    )
 
 
 def disconnect(runtime: Runtime, acc: Access) -> dict[str, Any]:
     """Go back to the managed database (only while the workspace has no record types)."""
     acc.require("admin")
     with transaction(runtime.control, write=True) as conn:
-        lock_workspace(conn, acc.workspace_id)
         old = active_row(conn, acc.workspace_id)
         if old is not None:
             _require_no_types(conn, acc.workspace_id)
             _retire(conn, old)
-            _log(conn, acc, describe(old), describe(None))
+            data_gate.bump_epoch(conn, acc.workspace_id)
+            log(conn, acc.workspace_id, acc.principal, describe(old), describe(None))
     runtime.data_engines.forget(acc.workspace_id)
     return overview(runtime, acc)
 
@@ -175,12 +190,18 @@ def _type_count(conn: Connection, workspace_id: int) -> int:
 
 
 def _require_no_types(conn: Connection, workspace_id: int) -> None:
+    """Lock the workspace (a move starting meanwhile waits) and refuse a switch once it has
+    record types or a move is under way: its records must be moved, not left behind."""
+    data_gate.lock_workspace(conn, workspace_id, exclusive=True)
+    move = data_gate.unfinished_move(conn, workspace_id)
+    if move is not None:
+        raise Conflict(f"move {move.id} of this workspace's records is not finished yet")
     count = _type_count(conn, workspace_id)
     if count:
         raise Conflict(
-            f"this workspace has {count} record type(s); moving existing data to another "
-            "database is not available yet, so the data database can only be switched while "
-            "the workspace has no record types"
+            f"this workspace has {count} record type(s) with their records: move them with "
+            f"POST /api/v1/workspaces/{workspace_id}/database/moves (copied, verified and "
+            "switched while the workspace keeps working) instead of switching the database"
         )
 
 
@@ -241,17 +262,20 @@ def _saved_password(
     return str(secret["password"])
 
 
-def _log(conn: Connection, acc: Access, old: str, new: str) -> None:
-    """A workspace activity entry (action "database") for a switch of data database."""
+def log(
+    conn: Connection, workspace_id: int, principal: Principal | None, old: str, new: str
+) -> None:
+    """A workspace activity entry (action "database") for a switch of data database;
+    ``principal`` None is the server itself (a move finishing in the background)."""
     conn.execute(
         insert(m.activity).values(
-            workspace_id=acc.workspace_id,
+            workspace_id=workspace_id,
             record_type_id=None,
             record_id=None,
             action="database",
-            actor_user_id=acc.user_id,
-            source=acc.principal.source,
-            source_ref=acc.principal.source_ref,
+            actor_user_id=principal.user_id if principal else None,
+            source=principal.source if principal else "system",
+            source_ref=principal.source_ref if principal else None,
             at=utcnow(),
             changes=[{"field": "data database", "old": old, "new": new}],
         )

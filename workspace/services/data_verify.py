@@ -10,16 +10,15 @@ target's rows in that batch's key range. The first range that differs is named, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, Table, update
 
-from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import data_batches as batches
-from workspace.services.data_copy import DEFAULT_BATCH, MOVES, TABLES, record_tables
+from workspace.services.data_copy import DEFAULT_BATCH, TABLES, record_tables
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,16 @@ def verify(
     types: Sequence[RecordTypeDef],
     *,
     batch_size: int = DEFAULT_BATCH,
+    beat: Callable[[], None] | None = None,
 ) -> list[TableCheck]:
-    """Compare every table of the types on both sides, record the result per table, and mark
-    the move ``verified`` or ``mismatch``. Returns the tables that differ."""
-    found = [check_table(source, target, table, batch_size) for _, table in record_tables(types)]
+    """Compare every table of the types on both sides and record the result per table
+    (``verified`` or ``mismatch``). Returns the tables that differ. ``beat`` is called after
+    each table (the mover's lease)."""
+    found = []
+    for _, table in record_tables(types):
+        found.append(check_table(source, target, table, batch_size))
+        if beat is not None:
+            beat()
     with transaction(control, write=True) as conn:
         for result in found:
             conn.execute(
@@ -58,17 +63,7 @@ def verify(
                     mismatch=result.mismatch,
                 )
             )
-        bad = [r for r in found if r.mismatch]
-        conn.execute(
-            update(MOVES)
-            .where(MOVES.c.id == move_id)
-            .values(
-                state="mismatch" if bad else "verified",
-                error="; ".join(str(r.mismatch) for r in bad)[:2000] or None,
-                finished_at=utcnow(),
-            )
-        )
-    return bad
+    return [r for r in found if r.mismatch]
 
 
 def check_table(source: Engine, target: Engine, table: Table, batch_size: int) -> TableCheck:
@@ -78,26 +73,10 @@ def check_table(source: Engine, target: Engine, table: Table, batch_size: int) -
     with transaction(target) as conn:
         target_rows = batches.count(conn, table)
     whole = hashlib.sha256()
-    low: batches.Key | None = None
-    while True:
-        with transaction(source) as conn:
-            rows = batches.read_batch(conn, table, low, batch_size)
-        last = len(rows) < batch_size
-        high = None if last else batches.key_of(table, rows[-1])
-        with transaction(target) as conn:
-            # One row more than the source has tells a surplus apart from a match.
-            theirs = batches.read_range(conn, table, low, high, len(rows) + 1)
-        ours = batches.digest(rows)
-        if len(theirs) != len(rows) or batches.digest(theirs) != ours:
-            where = f"rows after {batches.describe_key(low)}"
-            where += " to the end" if high is None else f" up to {batches.describe_key(high)}"
-            return TableCheck(
-                table.name, source_rows, target_rows, None, f"{table.name}: {where} differ"
-            )
-        whole.update(ours.encode())
-        if last:
-            break
-        low = high
+    for found in batches.ranges(source, target, table, batch_size):
+        if not found.equal:
+            return TableCheck(table.name, source_rows, target_rows, None, found.describe(table))
+        whole.update(found.checksum.encode())
     if source_rows != target_rows:  # rows written to one side while it was read
         mismatch = f"{table.name}: {source_rows} rows in the source, {target_rows} in the copy"
         return TableCheck(table.name, source_rows, target_rows, None, mismatch)

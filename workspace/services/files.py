@@ -25,13 +25,13 @@ from workspace.db import inserted_id, transaction
 from workspace.errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import activity, file_blobs, file_storage, records
+from workspace.services import activity, data_gate, file_blobs, file_storage, records
 from workspace.services.file_content import Scanned, scan
 from workspace.services.file_values import FILE_FIELD_TYPE
 from workspace.services.principal import Access
 
 log = logging.getLogger(__name__)
-F, W = m.files, m.workspaces
+F = m.files
 #: Most files in one upload request (the request may be this many times ``max_file_bytes``).
 MAX_FILES = 10
 #: How long a deleted file can be restored before ``purge`` removes it.
@@ -153,7 +153,7 @@ def _attach(
     backend = file_storage.write_backend(runtime, acc.workspace_id)
     now = utcnow()
     with transaction(runtime.control, write=True) as conn:
-        _lock_workspace(conn, acc.workspace_id, exclusive=False)
+        data_gate.lock_workspace(conn, acc.workspace_id, exclusive=False)
         if not file_blobs.all_exist(backend, names):
             return None
         added = []
@@ -339,7 +339,7 @@ def purge(runtime: Runtime, *, now: dt.datetime | None = None) -> dict[str, int]
         mine = (F.c.workspace_id == workspace_id) & (F.c.sha256 == sha256)
         try:
             with transaction(runtime.control, write=True) as conn:
-                _lock_workspace(conn, workspace_id, exclusive=True)
+                data_gate.lock_workspace(conn, workspace_id, exclusive=True)
                 done["files"] += conn.execute(delete(F).where(mine & expired)).rowcount
                 left = conn.execute(select(func.count()).select_from(F).where(mine)).scalar_one()
                 if left == 0:
@@ -349,12 +349,6 @@ def purge(runtime: Runtime, *, now: dt.datetime | None = None) -> dict[str, int]
             log.error("purging blob %s of workspace %s failed: %s", sha256, workspace_id, exc)
             done["failed"] += 1
     return done
-
-
-def _lock_workspace(conn: Connection, workspace_id: int, *, exclusive: bool) -> None:
-    """Uploads (shared) and purges (exclusive) of a workspace's blobs take turns here; on
-    SQLite every write transaction takes the database's write lock anyway."""
-    conn.execute(select(W.c.id).where(W.c.id == workspace_id).with_for_update(read=not exclusive))
 
 
 def _restore_cutoff() -> dt.datetime:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from workspace import models as m
 from workspace.clock import utcnow
-from workspace.db import Tx, inserted_id, transaction, unit_of_work
+from workspace.db import Tx, inserted_id, transaction
 from workspace.dedupe import RuleContext
 from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.runtime import Runtime
@@ -23,6 +23,7 @@ from workspace.schema.fields import FieldError, ValueContext
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
     activity,
+    data_gate,
     definitions,
     files,
     record_types,
@@ -51,7 +52,7 @@ def merge(
     if survivor_id == loser_id:
         raise ValidationFailed.single("loser", "must be another record than the survivor")
     inbound = _inbound_links(runtime, acc, rt)
-    with unit_of_work(runtime.control, runtime.data_engine(acc.workspace_id), write=True) as tx:
+    with data_gate.record_writes(runtime, acc.workspace_id) as tx:
         rt = definitions.current_def(runtime, tx.control, rt)
         survivor, loser = _live(tx.data, rt, [survivor_id, loser_id])
         chosen = survivorship.pick(rt, survivor, loser, overrides)
@@ -90,7 +91,7 @@ def undo(
     """
     acc.require("member")
     inbound = _inbound_links(runtime, acc, rt)
-    with unit_of_work(runtime.control, runtime.data_engine(acc.workspace_id), write=True) as tx:
+    with data_gate.record_writes(runtime, acc.workspace_id) as tx:
         rt = definitions.current_def(runtime, tx.control, rt)
         done = (
             tx.control.execute(

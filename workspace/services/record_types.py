@@ -19,6 +19,7 @@ from workspace.schema.fields import ConfigContext, FieldDef
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
     conversion,
+    data_gate,
     data_views,
     definitions,
     field_config,
@@ -80,6 +81,7 @@ def create_type(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[
     )
     now = utcnow()
     with transaction(runtime.control, write=True) as conn:
+        data_gate.refuse_schema_change(conn, acc.workspace_id)
         _check_type_name_free(conn, acc.workspace_id, name)
         position = conn.execute(
             select(func.count()).select_from(RT).where(RT.c.workspace_id == acc.workspace_id)

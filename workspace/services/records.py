@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from workspace.clock import utcnow
-from workspace.db import Tx, is_deadlock, transaction, unit_of_work
+from workspace.db import Tx, is_deadlock, transaction
 from workspace.dedupe import RuleContext
 from workspace.errors import (
     BadRequest,
@@ -37,6 +37,7 @@ from workspace.schema.fields import ValueContext
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
     activity,
+    data_gate,
     dedupe,
     definitions,
     file_values,
@@ -357,11 +358,10 @@ def _run(
     refusing a value (the retry names the clash per item), or a deadlock. Returns the
     outcomes and whether anything was written. ``after`` records the outcomes in the same
     transaction (an import's rows), so they are kept exactly when the writes are."""
-    data_engine = runtime.data_engine(acc.workspace_id)
     ctx = RuleContext(acc.phone_region)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with unit_of_work(runtime.control, data_engine, write=True) as tx:
+            with data_gate.record_writes(runtime, acc.workspace_id) as tx:
                 current = definitions.current_def(runtime, tx.control, rt)
                 if current is not rt:
                     raise _StaleDefinition(current)
@@ -407,7 +407,7 @@ def _set_deleted(
     deleted: bool,
     version: int | None,
 ) -> None:
-    with unit_of_work(runtime.control, runtime.data_engine(acc.workspace_id), write=True) as tx:
+    with data_gate.record_writes(runtime, acc.workspace_id) as tx:
         rt = definitions.current_def(runtime, tx.control, rt)
         row = _lock_for_deletion(tx.data, rt, record_id, deleted=deleted, version=version)
         try:

@@ -24,7 +24,7 @@ from workspace.db import transaction
 from workspace.errors import Conflict
 from workspace.runtime import Runtime
 from workspace.schema import ddl
-from workspace.services import definitions
+from workspace.services import data_gate, definitions
 
 log = logging.getLogger(__name__)
 RT, F = m.record_types, m.fields
@@ -39,6 +39,7 @@ def begin(runtime: Runtime, record_type_id: int, op: dict[str, Any], *, pause: b
     """
     for attempt in (1, 2):
         with transaction(runtime.control, write=True) as conn:
+            data_gate.refuse_type_change(conn, record_type_id)
             row = conn.execute(select(RT).where(RT.c.id == record_type_id).with_for_update()).one()
             stale = row.pending_change is not None and row.lease_until < utcnow()
             if row.pending_change is None:
@@ -56,8 +57,10 @@ def publish(conn: Connection, record_type_id: int, **values: Any) -> None:
     """Inside the caller's metadata transaction: bump the schema version (and set ``values``).
 
     The exclusive row lock waits for in-flight record writes, which hold it shared, so once
-    this commits every writer uses the new definition.
+    this commits every writer uses the new definition. Refused while the workspace's records
+    are being moved (issue #6).
     """
+    data_gate.refuse_type_change(conn, record_type_id)
     current = conn.execute(
         select(RT.c.schema_version).where(RT.c.id == record_type_id).with_for_update()
     ).scalar_one()

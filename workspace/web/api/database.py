@@ -1,14 +1,15 @@
 """A workspace's data database (admins only): where its record tables live, test connection,
-connect the workspace to its own MySQL and back to the managed database."""
+connect a workspace without record types to its own MySQL and back, and move one with records
+there and back (copy, verify, switch; the old copy kept until retired)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 
-from workspace.services import data_databases, workspaces
+from workspace.services import data_databases, data_moves, workspaces
 from workspace.web.api.bodies import Body
 from workspace.web.api.deps import PrincipalDep, RuntimeDep
 
@@ -26,6 +27,13 @@ class DatabaseIn(Body):
     password: str | None = None
     tls: bool = False
     ca_cert: str | None = None
+
+
+class MoveIn(Body):
+    """Where to move the workspace's records: ``"managed"`` (the server's own database) or
+    the settings of a MySQL database, tested before anything is copied."""
+
+    target: DatabaseIn | Literal["managed"]
 
 
 def _spec(data: DatabaseIn) -> dict[str, Any]:
@@ -80,3 +88,50 @@ class DatabaseController(Controller):
         """Back to the managed database (only while the workspace has no record types)."""
         acc = workspaces.access(runtime, principal, workspace_id)
         return data_databases.disconnect(runtime, acc)
+
+    @post("/moves", sync_to_thread=True, status_code=202)
+    def start(
+        self,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        workspace_id: int,
+        data: JSONBody[MoveIn],
+    ) -> dict[str, Any]:
+        """Move the records to another database: copied in the background while the workspace
+        keeps working, then a short write freeze (503 with Retry-After), verification and the
+        switch. Schema changes are refused (409) until the move ends. One move at a time."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        target = data.target if isinstance(data.target, str) else _spec(data.target)
+        return data_moves.start(runtime, acc, target)
+
+    @get("/moves/{move_id:int}", sync_to_thread=True)
+    def status(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, move_id: int
+    ) -> dict[str, Any]:
+        """State (copying, switching, done, failed, cancelled), rows copied per table, error."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return data_moves.status(runtime, acc, move_id)
+
+    @post("/moves/{move_id:int}/cancel", sync_to_thread=True, status_code=200)
+    def cancel(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, move_id: int
+    ) -> dict[str, Any]:
+        """Give up an unfinished move: the records stay where they are, the copy is dropped."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return data_moves.cancel(runtime, acc, move_id)
+
+    @post("/moves/{move_id:int}/retry", sync_to_thread=True, status_code=202)
+    def retry(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, move_id: int
+    ) -> dict[str, Any]:
+        """Carry on with a failed move from where it stopped (differing tables afresh)."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return data_moves.retry(runtime, acc, move_id)
+
+    @post("/old-copy/retire", sync_to_thread=True, status_code=200)
+    def retire(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int
+    ) -> dict[str, Any]:
+        """Drop the tables of the read-only copy the last move left behind."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return data_moves.retire_old_copy(runtime, acc)
