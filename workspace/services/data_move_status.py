@@ -19,11 +19,8 @@ MOVES, TABLES, D, RT = m.data_moves, m.data_move_tables, m.data_databases, m.rec
 
 def public(conn: Connection, move: Any) -> dict[str, Any]:
     """A move as the API and the page show it."""
-    names = dict(
-        conn.execute(select(RT.c.id, RT.c.name).where(RT.c.workspace_id == move.workspace_id))
-        .tuples()
-        .all()
-    )
+    query = select(RT.c.id, RT.c.name).where(RT.c.workspace_id == move.workspace_id)
+    names = {row.id: row.name for row in conn.execute(query)}
     rows = conn.execute(
         select(TABLES).where(TABLES.c.move_id == move.id).order_by(TABLES.c.table_name)
     ).all()

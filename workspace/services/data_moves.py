@@ -213,7 +213,8 @@ def _refuse_if_busy(conn: Connection, workspace_id: int) -> None:
             + ("retry or cancel it first" if move.state == "failed" else "wait until it is done")
         )
     changing = conn.execute(
-        select(RT.c.name).where(RT.c.workspace_id == workspace_id, RT.c.pending_change.is_not(None))
+        # A claimed change holds a lease (pending_change is JSON: its "none" is JSON null).
+        select(RT.c.name).where(RT.c.workspace_id == workspace_id, RT.c.lease_until.is_not(None))
     ).first()
     if changing is not None:
         raise Conflict(f"record type {changing.name!r} is being changed; retry when it is done")
@@ -354,7 +355,7 @@ def _same_place(conn: Connection, a: int | None, b: int | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     rows = conn.execute(select(D.c.host, D.c.port, D.c.database_name).where(D.c.id.in_((a, b))))
-    return len(set(rows.tuples())) == 1
+    return len({tuple(row) for row in rows}) == 1
 
 
 def _renew(runtime: Runtime, claim: Claim) -> Any:

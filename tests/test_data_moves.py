@@ -1,0 +1,317 @@
+"""Moving a workspace's records to the customer's own MySQL and back (issue #6): 10k records
+across three types (a relation, a multiple choice field, dedupe keys) and a file, records
+written while the move runs, a mover that loses its lease half way and another that finishes,
+a copy the target keeps altering (the move fails, naming the table; the source stays in use),
+and retiring the old copy.
+
+The managed database is SQLite or MariaDB (the control database of the run); the customer's
+database is a second database on the test MariaDB (tests/customer_mysql.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.customer_mysql import DB, customer_database, customer_sql, good
+from tests.helpers import Api, field, make_type, records_path
+from tests.test_files import upload
+from workspace import models as m
+from workspace.db import transaction
+from workspace.errors import DataMoving
+from workspace.runtime import Runtime
+from workspace.services import data_copy, data_moves, definitions, records
+from workspace.services.principal import Access
+from workspace.settings import Settings
+
+COMPANIES, PEOPLE, DEALS = 1000, 7000, 2000
+
+
+@pytest.fixture(scope="module")
+def customer() -> Iterator[None]:
+    with customer_database():
+        yield
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
+    # The customer's MySQL listens on loopback, which only the operator can open to admins.
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        db_timeout=5,
+        allow_private_hosts=True,
+        customer_db_timeout=3,
+        customer_db_read_timeout=10,
+    )
+
+
+def moves(ws: int, rest: str = "") -> str:
+    return f"/workspaces/{ws}/database/moves{rest}"
+
+
+def wait_for(api: Api, ws: int, move_id: int, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        move = api.get(moves(ws, f"/{move_id}"), expect=200)
+        if move["state"] not in data_moves.RUNNING:
+            return dict(move)
+        time.sleep(0.1)
+    raise AssertionError(f"move still running after {timeout} s: {move}")
+
+
+def bulk(api: Api, ws: int, rt: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
+    made = []
+    for start in range(0, len(rows), 1000):
+        items = [{"fields": r} for r in rows[start : start + 1000]]
+        result = api.post(f"{records_path(ws, rt)}/bulk", {"items": items}, expect=200)
+        made += [item["record"]["id"] for item in result["results"]]
+    return made
+
+
+@pytest.fixture
+def shop(api: Api, ws: int) -> dict[str, Any]:
+    """Companies, people (email dedupe keys, tags, employer relation) and deals: 10k records,
+    a few deleted, and a file on one person."""
+    company, _ = make_type(api, ws, "Company", field("Name", "text"))
+    companies = bulk(api, ws, company, [{"name": f"Société {i}"} for i in range(COMPANIES)])
+    person, _ = make_type(
+        api,
+        ws,
+        "Person",
+        field("Name", "text"),
+        field("Email", "email"),
+        field("Tags", "multiple_choice", choices=["hot", "cold", "wärm"]),
+        field("Employer", "relation", target=company["id"]),
+    )
+    api.post(
+        f"/workspaces/{ws}/types/{person['id']}/dedupe-rules",
+        {"rule": "email", "fields": ["email"], "on_create": "block"},
+        expect=201,
+    )
+    people = [
+        {
+            "name": f"Zoë {i}",
+            "email": f"p{i}@example.org",
+            "tags": ["hot", "wärm"] if i % 3 else ["cold"],
+            "employer": [companies[i % COMPANIES]],
+        }
+        for i in range(PEOPLE)
+    ]
+    people_ids = bulk(api, ws, person, people)
+    deal, _ = make_type(api, ws, "Deal", field("Title", "text"), field("Amount", "number"))
+    bulk(api, ws, deal, [{"title": f"Deal {i}", "amount": i} for i in range(DEALS)])
+    for record_id in people_ids[::1000]:
+        api.delete(f"{records_path(ws, person)}/{record_id}", expect=204)
+    record = f"{records_path(ws, person)}/{people_ids[1]}"
+    (stored,) = upload(api, record + "/files", ("contract.txt", b"signed, sealed"))["items"]
+    return {"types": [company, person, deal], "person": person, "file": stored, "record": record}
+
+
+def snapshot(api: Api, ws: int, types: list[dict[str, Any]]) -> dict[int, list[Any]]:
+    """Every record of every type as the API lists it, deleted ones included."""
+    found: dict[int, list[Any]] = {}
+    for rt in types:
+        items, cursor = [], None
+        while True:
+            params = {"limit": 200, "deleted": "include", "sort": "id"}
+            page = api.get(records_path(ws, rt), **params, **({"cursor": cursor} if cursor else {}))
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        found[rt["id"]] = items
+    return found
+
+
+def keep_writing(runtime: Runtime, acc: Access, rt_id: int, stop: threading.Event) -> list[int]:
+    """Create records until told to stop, waiting out the freeze (503) as a client would."""
+    made: list[int] = []
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            with transaction(runtime.control) as conn:
+                rt = definitions.build_def(conn, rt_id, runtime)
+            try:
+                made.append(records.create(runtime, acc, rt, {"title": f"During {i}"})["id"])
+                i += 1
+            except DataMoving:
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    stop.thread = thread  # type: ignore[attr-defined]
+    return made
+
+
+def test_move_to_the_customer_mysql_and_back_keeps_every_record(
+    api: Api, ws: int, runtime: Runtime, access: Access, shop: dict[str, Any]
+):
+    types = shop["types"]
+    before = snapshot(api, ws, types)
+    assert sum(len(v) for v in before.values()) == COMPANIES + PEOPLE + DEALS
+
+    stop = threading.Event()
+    written = keep_writing(runtime, access, types[2]["id"], stop)
+    started = api.post(moves(ws), {"target": good()}, expect=202)
+    assert started["state"] == "copying" and started["source"].startswith("The managed")
+    assert DB in started["target"]
+    there = wait_for(api, ws, started["id"])
+    stop.set()
+    stop.thread.join()  # type: ignore[attr-defined]
+    assert there["state"] == "done", there
+    assert there["percent"] == 100 and there["finished_at"]
+    assert {t["record_type"] for t in there["tables"]} == {"Company", "Person", "Deal"}
+    assert written, "the writer wrote nothing during the move"
+
+    overview = api.get(f"/workspaces/{ws}/database", expect=200)
+    assert overview["managed"] is False and DB in overview["location"]
+    assert overview["old_copy"]["location"].startswith("The managed")
+    person = definitions_of(runtime, shop["person"]["id"])
+    assert person.table.name in overview["old_copy"]["tables"]
+    after = snapshot(api, ws, types)
+    deals = types[2]["id"]
+    assert {k: v for k, v in after.items() if k != deals} == {
+        k: v for k, v in before.items() if k != deals
+    }
+    assert [r["id"] for r in after[deals]] == [r["id"] for r in before[deals]] + written
+    # The records are in the customer's database, readable by plain SQL there.
+    assert customer_sql(f"SELECT COUNT(*) FROM {person.table.name}") == [(PEOPLE,)]
+    listed = api.get(shop["record"] + "/files", expect=200)
+    assert [f["name"] for f in listed["items"]] == ["contract.txt"]
+    content = api.client.get(
+        "/api/v1" + f"/workspaces/{ws}/files/{shop['file']['id']}/content",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert content.content == b"signed, sealed"
+    # A new record goes to the customer's database; the old copy is left as it was.
+    api.post(records_path(ws, types[2]), {"fields": {"title": "After"}}, expect=201)
+    assert customer_sql(f"SELECT COUNT(*) FROM rt_{deals}") == [(DEALS + len(written) + 1,)]
+
+    back = api.post(moves(ws), {"target": "managed"}, expect=202)
+    assert wait_for(api, ws, back["id"])["state"] == "done"
+    overview = api.get(f"/workspaces/{ws}/database", expect=200)
+    assert overview["managed"] is True and DB in overview["old_copy"]["location"]
+    final = snapshot(api, ws, types)
+    assert final[types[1]["id"]] == before[types[1]["id"]]
+    assert len(final[deals]) == DEALS + len(written) + 1
+
+    retired = api.post(f"/workspaces/{ws}/database/old-copy/retire", expect=200)
+    assert retired["old_copy"] is None
+    assert customer_sql(f"SHOW TABLES LIKE 'rt_{deals}'") == []
+    api.post(f"/workspaces/{ws}/database/old-copy/retire", expect=404)
+    activity = [
+        e
+        for e in api.get(f"/workspaces/{ws}/activity", expect=200)["items"]
+        if e["action"] == "database"
+    ]
+    assert len(activity) >= 3
+
+
+def definitions_of(runtime: Runtime, rt_id: int) -> Any:
+    with transaction(runtime.control) as conn:
+        return definitions.build_def(conn, rt_id, runtime)
+
+
+def test_a_mover_that_dies_half_way_is_taken_over_and_finishes(
+    api: Api, ws: int, runtime: Runtime, access: Access, shop: dict[str, Any]
+):
+    claim = data_moves.begin(runtime, access, good())
+    person = definitions_of(runtime, shop["person"]["id"])
+    first: list[str] = []
+    mover = threading.Thread(
+        target=lambda: first.append(data_moves.run(runtime, claim, batch_size=100))
+    )
+    mover.start()
+    table = m.data_move_tables
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with transaction(runtime.control) as conn:
+            copied = conn.execute(
+                select(table.c.copied_rows).where(table.c.table_name == person.table.name)
+            ).scalar()
+        if copied and copied >= 1000:
+            break
+        time.sleep(0.01)
+    # The mover's process is gone as far as anyone can tell: its lease ran out, and the next
+    # server start (or `workspace data move --resume`) claims the move.
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(update(m.data_moves).values(lease_until=None))
+    (taken,) = data_moves.claim_orphans(runtime)
+    mover.join()
+    assert first == ["lost"]
+    with transaction(runtime.control) as conn:
+        row = conn.execute(select(table).where(table.c.table_name == person.table.name)).one()
+    assert row.state == "copying" and 1000 <= row.copied_rows < PEOPLE
+    assert data_moves.run(runtime, taken, batch_size=100) == "done"
+    overview = api.get(f"/workspaces/{ws}/database", expect=200)
+    assert overview["managed"] is False and overview["move"]["state"] == "done"
+    assert customer_sql(f"SELECT COUNT(*) FROM {person.table.name}") == [(PEOPLE,)]
+
+
+def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
+    api: Api, ws: int, runtime: Runtime, access: Access, shop: dict[str, Any]
+):
+    company = definitions_of(runtime, shop["types"][0]["id"])
+    name = company.field_by_key("name").column
+    claim = data_moves.begin(runtime, access, good())
+    # Someone's trigger on the customer's database rewrites one row as it is copied.
+    data_copy.prepare_target(data_moves._engine(runtime, _target_id(runtime, claim)), [company])
+    customer_sql(
+        f"CREATE TRIGGER tamper BEFORE INSERT ON {company.table.name} FOR EACH ROW "
+        f"SET NEW.{name} = IF(NEW.id % 500 = 7, 'tampered', NEW.{name})"
+    )
+    try:
+        assert data_moves.run(runtime, claim) == "failed"
+        failed = api.get(moves(ws, f"/{claim.move_id}"), expect=200)
+        assert failed["state"] == "failed"
+        assert f"{company.table.name}: rows after" in failed["error"]
+        assert "Nothing was switched" in failed["error"]
+        overview = api.get(f"/workspaces/{ws}/database", expect=200)
+        assert overview["managed"] is True and overview["old_copy"] is None
+        # Not frozen: writes go on in the managed database.
+        api.post(records_path(ws, shop["types"][0]), {"fields": {"name": "New"}}, expect=201)
+        api.post(moves(ws), {"target": "managed"}, expect=409)
+    finally:
+        customer_sql("DROP TRIGGER IF EXISTS tamper")
+    retried = api.post(moves(ws, f"/{claim.move_id}/retry"), expect=202)
+    assert wait_for(api, ws, retried["id"])["state"] == "done"
+    assert api.get(f"/workspaces/{ws}/database", expect=200)["managed"] is False
+
+
+def _target_id(runtime: Runtime, claim: data_moves.Claim) -> int:
+    with transaction(runtime.control) as conn:
+        return int(
+            conn.execute(
+                select(m.data_moves.c.target_id).where(m.data_moves.c.id == claim.move_id)
+            ).scalar_one()
+        )
+
+
+def test_cancel_drops_the_copy_and_only_admins_move(
+    api: Api, ws: int, runtime: Runtime, access: Access, make_user: Any, as_user: Any
+):
+    rt, _ = make_type(api, ws, "Lead", field("Name", "text"), rows=[{"name": "Ann"}])
+    member, token = make_user()
+    api.post(f"/workspaces/{ws}/members", {"email": member["email"], "role": "member"}, expect=201)
+    as_user(token).post(moves(ws), {"target": good()}, expect=403)
+    claim = data_moves.begin(runtime, access, good())
+    assert data_moves.run(runtime, claim) == "done"
+    api.post(moves(ws, f"/{claim.move_id}/cancel"), expect=409)
+    back = data_moves.begin(runtime, access, "managed")
+    cancelled = api.post(moves(ws, f"/{back.move_id}/cancel"), expect=200)
+    assert cancelled["state"] == "cancelled"
+    assert data_moves.run(runtime, back) == "lost"
+    assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]  # still the live copy
+    api.post(records_path(ws, rt), {"fields": {"name": "Bo"}}, expect=201)
+    assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(2,)]
+    api.post(moves(ws), {"target": {**good(), "port": "x"}}, expect=422)
+    api.post(moves(ws), {"target": "elsewhere"}, expect=422)
