@@ -1,0 +1,122 @@
+"""The gate on record writes and the schema freeze of a move (issue #6): frozen writes get a
+503 with Retry-After and change nothing, schema changes get a 409 naming the move until it
+ends, and a process whose cached route is stale writes where the records are now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.customer_mysql import customer_database, customer_sql, good
+from tests.helpers import Api, field, make_type, records_path
+from workspace import models as m
+from workspace.db import transaction
+from workspace.runtime import build_runtime
+from workspace.services import data_gate, data_moves, definitions, records
+from workspace.services.principal import Access
+from workspace.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def customer() -> Iterator[None]:
+    with customer_database():
+        yield
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        db_timeout=5,
+        allow_private_hosts=True,
+        customer_db_timeout=3,
+    )
+
+
+def _activity_count(runtime: Any, ws: int) -> int:
+    query = select(func.count()).select_from(m.activity).where(m.activity.c.workspace_id == ws)
+    with transaction(runtime.control) as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_writes_while_frozen_get_503_with_retry_after_and_change_nothing(
+    api: Api, ws: int, runtime: Any
+):
+    rt, made = make_type(api, ws, "Lead", field("Name", "text"), rows=[{"name": "Ann"}])
+    path = records_path(ws, rt)
+    seen = _activity_count(runtime, ws)
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws)
+    response = api.client.post(
+        "/api/v1" + path,
+        json={"fields": {"name": "Bo"}},
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    error = response.json()["error"]
+    assert error["code"] == "data_moving"
+    assert error["message"] == (
+        "This workspace is being moved to another database; retry in a moment"
+    )
+    api.patch(f"{path}/{made[0]['id']}", {"fields": {"name": "Changed"}}, expect=503)
+    api.delete(f"{path}/{made[0]['id']}", expect=503)
+    bulk = {"items": [{"fields": {"name": "C"}}, {"fields": {"name": "D"}}]}
+    api.post(path + "/bulk", bulk, expect=503)
+    # Reads go on; nothing was written, not even half.
+    page = api.get(path, expect=200, total="true")
+    assert [r["fields"]["name"] for r in page["items"]] == ["Ann"]
+    assert _activity_count(runtime, ws) == seen
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.unfreeze(conn, ws)
+    api.post(path, {"fields": {"name": "Bo"}}, expect=201)
+
+
+def test_schema_changes_are_refused_while_a_move_is_unfinished(
+    api: Api, ws: int, runtime: Any, access: Access
+):
+    rt, _ = make_type(api, ws, "Lead", field("Name", "text"), field("Email", "email"))
+    claim = data_moves.begin(runtime, access, good())
+    types = f"/workspaces/{ws}/types"
+    refused = [
+        api.post(types, {"name": "Other", "fields": []}, expect=409),
+        api.patch(f"{types}/{rt['id']}", {"name": "Prospect"}, expect=409),
+        api.post(f"{types}/{rt['id']}/fields", field("Phone", "phone"), expect=409),
+        api.delete(f"{types}/{rt['id']}", expect=409),
+        api.post(
+            f"{types}/{rt['id']}/dedupe-rules",
+            {"rule": "email", "fields": ["email"], "on_create": "block"},
+            expect=409,
+        ),
+    ]
+    for body in refused:
+        assert f"move {claim.move_id}" in body["error"]["message"]
+    # Record writes go on while the copy runs (not frozen yet).
+    api.post(records_path(ws, rt), {"fields": {"name": "Ann"}}, expect=201)
+    api.post(f"/workspaces/{ws}/database/moves", {"target": good()}, expect=409)
+    api.post(f"/workspaces/{ws}/database/moves/{claim.move_id}/cancel", expect=200)
+    api.patch(f"{types}/{rt['id']}", {"name": "Prospect"}, expect=200)
+    api.post(f"{types}/{rt['id']}/fields", field("Phone", "phone"), expect=201)
+
+
+def test_a_process_with_a_stale_route_writes_where_the_records_are_now(
+    api: Api, ws: int, runtime: Any, access: Access, settings: Settings
+):
+    other = build_runtime(settings)  # another server process, with its own route cache
+    try:
+        assert other.data_engine(ws) is other.control  # cached: the managed database
+        api.put(f"/workspaces/{ws}/database", good(), expect=200)  # switched by this process
+        rt, _ = make_type(api, ws, "Lead", field("Name", "text"))
+        with transaction(other.control) as conn:
+            lead = definitions.build_def(conn, rt["id"], other)
+        # Within the route cache's seconds: the write still lands in the customer's table.
+        records.create(other, access, lead, {"name": "From the other process"})
+        assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]
+    finally:
+        other.close()
