@@ -147,6 +147,11 @@ def test_files_are_attached_as_the_form_and_the_submission_keeps_only_their_fact
         ("form", f"form:{desk['form']['id']}")
     }
 
+    user = sign_in(client, runtime)
+    api.post(f"/workspaces/{desk['ws']}/members", {"email": user["email"]}, expect=201)
+    listed = client.get(f"/w/{desk['ws']}/forms/{desk['form']['id']}/submissions").text
+    assert f"contract.pdf ({len(PDF)} bytes), notes.txt (20 bytes)" in listed
+
 
 def test_a_form_without_files_still_takes_a_plain_post(client, api, runtime, access, desk):
     token = open_page(client, desk["form"]["path"])
@@ -220,6 +225,37 @@ def test_a_post_larger_than_the_form_takes_is_refused_unread(client, api, runtim
     [sub] = stored(runtime, access, desk["form"])
     assert sub["outcome"] == "rejected" and "too large" in sub["reason"]
     assert sub["payload"] == {}
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_limit(client, api, runtime, access, desk):
+    """A client may stream a body without declaring its length: it is counted as it comes."""
+    token = open_page(client, desk["form"]["path"])
+    boundary = "b0undary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="_csrf_token"\r\n\r\n'
+        f"{csrf(client)}\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="_form_token"\r\n\r\n'
+        f"{token}\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="documents"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+
+    def body() -> Any:
+        yield head + PDF
+        for _ in range(40):
+            yield b"x" * 64_000
+
+    response = client.post(
+        desk["form"]["path"],
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert "Please choose smaller or fewer files." in response.text
+    assert len(requests(api, desk)) == 1
+    [sub] = stored(runtime, access, desk["form"])
+    assert sub["outcome"] == "rejected" and "too large" in sub["reason"]
 
 
 def test_spam_and_replays_never_attach_files(client, api, runtime, access, desk):

@@ -1,4 +1,5 @@
-"""A stored submission's payload as the team reads it: the form's labels, short values."""
+"""A stored submission's payload as the team reads it: the form's labels, short values
+(a file as its name and size: the payload keeps a file's facts, never its bytes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workspace.schema.tables import RecordTypeDef
+from workspace.services.form_files import size_text
 from workspace.services.form_intake import HONEYPOT
 
 LONGEST = 80
@@ -27,10 +29,16 @@ def summary(
         if key.startswith("_"):
             continue
         base, _, part = key.partition(".")
-        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        values = [_text(v) for v in value] if isinstance(value, list) else [str(value)]
         text = ", ".join(v for v in values if v.strip() and v != "false")
         if not text:
             continue
         label = labels.get(base, base) + (f" ({part})" if part else "")
         found.append((label, text if len(text) <= LONGEST else text[: LONGEST - 1] + "…"))
     return found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Mapping) and "name" in value:
+        return f"{value['name']} ({size_text(int(value.get('size') or 0))})"
+    return str(value)
