@@ -1,7 +1,8 @@
 """In the browser: an admin connects a workspace to its own MySQL. A wrong password is
 reported next to the password with the failing step and nothing is stored; the right one
 connects, the page says where the records live, and a record type made afterwards has its
-table and readable view in the customer's database."""
+table and readable view in the customer's database; from then on the page offers a move
+instead of a switch."""
 
 from __future__ import annotations
 
@@ -71,7 +72,10 @@ def test_admin_connects_the_workspace_to_its_own_mysql(page: Any, db_server, req
     )
     assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt['id']}'") == [(f"rt_{rt['id']}",)]
     assert "Full name" in [c[0] for c in customer_sql("SHOW COLUMNS FROM v_lead")]
-    page.reload()
-    assert "Moving existing records" in page.get_by_test_id("db-locked").inner_text()
-    screenshot(page, request, "locked")
+    page.reload()  # with records, the database is no longer switched but moved
+    assert page.get_by_role("heading", name="Move this workspace to another MySQL").is_visible()
+    assert page.get_by_role("button", name="Start move").is_visible()
+    assert page.get_by_role("button", name="Move back to the managed database").is_visible()
+    assert page.get_by_role("button", name="Connect", exact=True).count() == 0
+    screenshot(page, request, "with-records")
     record_types.delete_type(runtime, acc, rt["id"])

@@ -1,5 +1,10 @@
 """The data database page of a workspace (admins): where its records live, the privileges a
-connection needs, test connection, connect to the workspace's own MySQL and back."""
+connection needs, test connection, and where the records go: a workspace without record
+types is connected to its own MySQL (or back) at once, one with records is moved there (or
+back) by a move: copied, verified and switched while it keeps working.
+
+A move's progress, retry, cancel and the retiring of its old copy are in
+:mod:`workspace.web.pages.database_moves`; both render the page through :func:`render`."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from workspace.errors import WorkspaceError
-from workspace.services import data_databases
+from workspace.runtime import Runtime
+from workspace.services import data_databases, data_gate, data_moves
+from workspace.services.sessions import SessionUser
 from workspace.web.pages.nav import workspace_context
 from workspace.web.pages.session import RuntimeDep, UserDep
 
@@ -22,6 +29,11 @@ TEXT_INPUTS = ("host", "port", "database", "user", "password", "ca_cert")
 NOTICES = {
     "connected": "Connected: record types created from now on keep their records there.",
     "managed": "Back on the managed database.",
+    "started": "The move has started. You can leave this page: the copy goes on, and picks "
+    "up where it stopped if the server restarts.",
+    "retried": "The move carries on from where it stopped.",
+    "cancelled": "Move cancelled: the records stay where they were.",
+    "retired": "Old copy retired: its tables were dropped.",
 }
 
 
@@ -34,67 +46,96 @@ def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
 
 
 class DatabasePages(Controller):
+    """Forms post, then redirect (303) to the page, so a reload never posts again; a refused
+    post shows the page again with the error next to its field or as a banner."""
+
     path = "/"
 
     @get(PAGE, sync_to_thread=True)
     def page(
         self, runtime: RuntimeDep, user: UserDep, workspace_id: int, done: str | None = None
     ) -> Template:
-        notice = NOTICES.get(done or "")
-        return self._page(runtime, user, workspace_id, notice=notice)
+        return render(runtime, user, workspace_id, notice=NOTICES.get(done or ""))
 
     @post(PAGE + "/connect", sync_to_thread=True)
     def connect(
         self, runtime: RuntimeDep, user: UserDep, workspace_id: int, data: Form
     ) -> Response[Any]:
-        """The "Test connection" button shows the outcome and stores nothing; "Connect"
-        tests, then switches and redirects (303)."""
+        """The form's buttons: "Test connection" shows the outcome and stores nothing;
+        "Connect" (no record types yet) tests, then switches; "Start move" tests, then moves
+        the records there in the background."""
         acc, _ = workspace_context(runtime, user, workspace_id)
         spec = spec_from_form(data)
+        action = data.get("action")
         try:
-            if data.get("action") == "test":
+            if action == "test":
                 tested = data_databases.test_connection(runtime, acc, spec)
-                return self._page(runtime, user, workspace_id, form=spec, tested=tested)
-            data_databases.connect(runtime, acc, spec)
+                return render(runtime, user, workspace_id, form=spec, tested=tested)
+            if action == "move":
+                data_moves.start(runtime, acc, spec)
+            else:
+                data_databases.connect(runtime, acc, spec)
         except WorkspaceError as exc:
-            return self._page(runtime, user, workspace_id, form=spec, error=exc)
-        return Redirect(f"/w/{workspace_id}/settings/database?done=connected", status_code=303)
+            return render(runtime, user, workspace_id, form=spec, error=exc)
+        return back(workspace_id, "started" if action == "move" else "connected")
 
     @post(PAGE + "/managed", sync_to_thread=True)
-    def managed(self, runtime: RuntimeDep, user: UserDep, workspace_id: int) -> Response[Any]:
+    def managed(
+        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, data: Form
+    ) -> Response[Any]:
+        """Back to the managed database: at once without record types, else by a move."""
         acc, _ = workspace_context(runtime, user, workspace_id)
+        move = data.get("action") == "move"
         try:
-            data_databases.disconnect(runtime, acc)
+            if move:
+                data_moves.start(runtime, acc, "managed")
+            else:
+                data_databases.disconnect(runtime, acc)
         except WorkspaceError as exc:
-            return self._page(runtime, user, workspace_id, error=exc)
-        return Redirect(f"/w/{workspace_id}/settings/database?done=managed", status_code=303)
+            return render(runtime, user, workspace_id, error=exc)
+        return back(workspace_id, "started" if move else "managed")
 
-    def _page(
-        self,
-        runtime: Any,
-        user: Any,
-        workspace_id: int,
-        *,
-        form: dict[str, Any] | None = None,
-        error: WorkspaceError | None = None,
-        tested: dict[str, Any] | None = None,
-        notice: str | None = None,
-    ) -> Template:
-        acc, context = workspace_context(runtime, user, workspace_id)
-        info = data_databases.overview(runtime, acc)
-        values = dict(form or {})
-        values.pop("password", None)  # never sent back to the browser
-        if form is None and info["connection"]:
-            values = dict(info["connection"])
-        context.update(
-            info=info,
-            values=values,
-            errors=error.fields if error else {},
-            error=error.message if error else None,
-            step=error.details.get("step") if error else None,
-            tested=tested,
-            notice=notice,
-            section="database",
-        )
-        status = error.status if error else 200
-        return Template("database/page.html", context=context, status_code=status)
+
+def render(
+    runtime: Runtime,
+    user: SessionUser,
+    workspace_id: int,
+    *,
+    form: dict[str, Any] | None = None,
+    error: WorkspaceError | None = None,
+    tested: dict[str, Any] | None = None,
+    notice: str | None = None,
+) -> Template:
+    """The whole page; after a refused post with the typed settings (never the password) and
+    the error next to its field, or as a banner when it concerns no field."""
+    acc, context = workspace_context(runtime, user, workspace_id)
+    info = data_databases.overview(runtime, acc)
+    values = dict(form or {})
+    values.pop("password", None)  # never sent back to the browser
+    if form is None and info["connection"] and info["can_switch"]:
+        values = dict(info["connection"])  # to change the settings; a move goes elsewhere
+    move = info["move"]
+    context.update(
+        info=info,
+        move=move,
+        moving=bool(move and move["state"] in data_moves.RUNNING),
+        unfinished=bool(move and move["state"] in data_gate.UNFINISHED),
+        values=values,
+        errors=error.fields if error else {},
+        error=error.message if error else None,
+        step=error.details.get("step") if error else None,
+        tested=tested,
+        notice=notice,
+        section="database",
+    )
+    status = error.status if error else 200
+    return Template("database/page.html", context=context, status_code=status)
+
+
+def base_url(workspace_id: int) -> str:
+    return f"/w/{workspace_id}/settings/database"
+
+
+def back(workspace_id: int, done: str) -> Redirect:
+    """Where a successful post goes: the page, saying what happened."""
+    return Redirect(f"{base_url(workspace_id)}?done={done}", status_code=303)

@@ -9,6 +9,7 @@ from litestar.static_files import create_static_files_router
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
 from workspace.web.pages.account import AccountController, LoginController
 from workspace.web.pages.database import DatabasePages
+from workspace.web.pages.database_moves import DatabaseMovePages
 from workspace.web.pages.designer import DesignerPages
 from workspace.web.pages.duplicates import DuplicatePages
 from workspace.web.pages.files import FilePages
@@ -49,6 +50,7 @@ def page_routers() -> list[Router]:
             ImportPages,
             StoragePages,
             DatabasePages,
+            DatabaseMovePages,
         ],
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],
