@@ -59,8 +59,9 @@ def good(**changes: Any) -> dict[str, Any]:
 
 
 def customer_sql(statement: str) -> list[tuple[Any, ...]]:
-    """Plain SQL on the customer's database, as its owner would run it."""
-    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB)
+    """Plain SQL on the customer's database, as its owner would run it (autocommit, as the
+    mysql client does)."""
+    conn = pymysql.connect(host="127.0.0.1", user="root", database=DB, autocommit=True)
     try:
         with conn.cursor() as cursor:
             cursor.execute(statement)

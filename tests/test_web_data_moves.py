@@ -1,6 +1,6 @@
 """The move pages of the data database settings, with plain form posts (no JavaScript): CSRF
 on every post, admins only, and bad settings shown next to the field that is wrong, with
-nothing started."""
+nothing started. And what users of a workspace see while a move freezes its writes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from tests.web import HX, csrf, log_in, page_user
-from workspace.services import data_databases, workspaces
+from workspace.db import transaction
+from workspace.services import data_databases, data_gate, record_types, records, workspaces
 from workspace.services.principal import Principal
 
+MOVING = "This workspace is being moved to another database; retry in a moment"
 SETTINGS = {"host": "db.example.com", "port": "3306", "database": "crm", "user": "ws"}
 
 
@@ -98,3 +100,29 @@ def test_the_progress_box_loads_the_page_again_when_no_move_runs(client, admin):
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == admin["base"]
     assert 'id="db-move"' in response.text and "hx-get" not in response.text
+
+
+def test_writes_to_a_frozen_workspace_say_it_is_being_moved(client, runtime, admin):
+    acc, ws = admin["acc"], admin["ws"]
+    spec = {"name": "Lead", "fields": [{"name": "Name", "type": "text"}]}
+    rt = record_types.get_type(runtime, acc, record_types.create_type(runtime, acc, spec)["id"])
+    ada = records.create(runtime, acc, rt, {"name": "Ada"})
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws)  # as a move does while it switches
+    try:
+        form = {"_fields": "name", "name": "Bob", "_csrf_token": csrf(client)}
+        created = client.post(f"/w/{ws}/t/{rt.id}/new", data=form)
+        assert created.status_code == 503 and MOVING in created.text
+        assert 'value="Bob"' in created.text  # kept, to save again in a moment
+        delete = f"/w/{ws}/t/{rt.id}/r/{ada['id']}/delete"
+        page = client.post(delete, data={"_csrf_token": csrf(client)})
+        assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+        assert "Maintenance, back in a moment" in page.text and MOVING in page.text
+        flash = client.post(delete, data={"_csrf_token": csrf(client)}, headers=HX)
+        assert flash.status_code == 503 and flash.headers["HX-Retarget"] == "#flash"
+        assert MOVING in flash.text and "<html" not in flash.text
+    finally:
+        with transaction(runtime.control, write=True) as conn:
+            data_gate.unfreeze(conn, ws)
+    names = [r["fields"]["name"] for r in records.list_records(runtime, acc, rt)["items"]]
+    assert names == ["Ada"]

@@ -125,6 +125,8 @@ record_types = Table(
     Column("lease_until", UtcDateTime, nullable=True),
     Column("unique_together", JSON, nullable=False, default=list),
     Column("created_at", UtcDateTime, nullable=False),
+    # An adopted table (issue #6): {"table", "key", "no_create"}; NULL for our own rt_<id>.
+    Column("source", JSON, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -148,6 +150,8 @@ fields = Table(
     # ready | pending (DDL not finished; invisible to readers and writers)
     Column("state", String(16), nullable=False, default="ready"),
     Column("created_at", UtcDateTime, nullable=False),
+    # The adopted table's column this field reads and writes (issue #6); NULL otherwise.
+    Column("source_column", String(64), nullable=True),
     sqlite_autoincrement=True,
 )
 

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, Index, MetaData, Select, inspect
 
-from workspace.schema import tables
+from workspace.schema import adopted, tables
 from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
 
@@ -25,14 +25,32 @@ def _ops(conn: Connection) -> Operations:
 
 
 def create_record_table(conn: Connection, rt: RecordTypeDef) -> None:
-    """Create the type's table, its link tables and indexes (whatever is missing)."""
+    """Create the type's table, its link tables and indexes (whatever is missing).
+
+    For an adopted type: the side, keys and link tables and the view, never anything on the
+    customer's table (issue #6).
+    """
+    if rt.source is not None:
+        ours = [rt.side_table, rt.keys_table, *(rt.link_table(f) for f in rt.link_fields)]
+        for table in ours:
+            table.create(conn, checkfirst=True)
+        replace_view(conn, rt.table.name, adopted.view_query(rt))
+        return
     rt.table.metadata.create_all(conn, checkfirst=True)
     ensure_indexes(conn, rt.table.name, tables.field_indexes(rt))
 
 
 def drop_record_table(conn: Connection, rt: RecordTypeDef) -> None:
+    """Drop the type's tables. An adopted type's view and side tables go; the customer's
+    table and its rows stay as they are."""
+    names = [f.column for f in rt.link_fields] + [rt.keys_table.name]
+    if rt.source is not None:
+        drop_view(conn, rt.table.name)
+        names.append(rt.side_table.name)
+    else:
+        names.append(rt.table.name)
     existing = set(inspect(conn).get_table_names())
-    for name in [f.column for f in rt.link_fields] + [rt.keys_table.name, rt.table.name]:
+    for name in names:
         if name in existing:
             _ops(conn).drop_table(name)
 
@@ -49,6 +67,8 @@ def add_field(conn: Connection, rt: RecordTypeDef, f: FieldDef) -> None:
         assert link is not None
         link.create(conn, checkfirst=True)
         return
+    if rt.source is not None:
+        raise ValueError("an adopted table gets no new columns")  # refused by the services
     present = {c["name"] for c in inspect(conn).get_columns(rt.table.name)}
     ops = _ops(conn)
     for column in f.type.columns(f):
@@ -64,6 +84,8 @@ def drop_field(conn: Connection, rt: RecordTypeDef, f: FieldDef) -> None:
         if f.column in inspector.get_table_names():
             _ops(conn).drop_table(f.column)
         return
+    if rt.source is not None:
+        return  # the customer's column stays; the field only stops mapping it
     names = {c.name for c in f.type.columns(f)}
     for index in inspector.get_indexes(rt.table.name):
         if names & set(index["column_names"]):
@@ -94,7 +116,10 @@ def existing_tables(conn: Connection) -> set[str]:
 
 
 def reconcile_indexes(conn: Connection, rt: RecordTypeDef) -> None:
-    """Make the table's own indexes match the definition: drop strays, add what is missing."""
+    """Make the table's own indexes match the definition: drop strays, add what is missing.
+    An adopted table has none of ours."""
+    if rt.source is not None:
+        return
     wanted = tables.field_indexes(rt)
     wanted_names = {index.name for index in wanted}
     ours = (f"ix_{rt.id}_", f"uq_{rt.id}_")

@@ -6,12 +6,24 @@ user-given text ever becomes an SQL identifier. Every name fits MySQL's 64-chara
 
 from __future__ import annotations
 
-#: Tables whose names start with one of these belong to record data, not to Alembic.
-RECORD_TABLE_PREFIXES = ("rt_", "lnk_", "dk_")
+#: Tables whose names start with one of these belong to record data, not to Alembic (rs_ and
+#: rv_ are the side table and the view of an adopted table, issue #6).
+RECORD_TABLE_PREFIXES = ("rt_", "lnk_", "dk_", "rs_", "rv_")
 
 
 def record_table(record_type_id: int) -> str:
     return f"rt_{int(record_type_id)}"
+
+
+def side_table(record_type_id: int) -> str:
+    """Bookkeeping (version, created/updated/deleted by and at) of an adopted table's rows."""
+    return f"rs_{int(record_type_id)}"
+
+
+def record_view(record_type_id: int) -> str:
+    """The view an adopted type's records are read through: the customer's table joined with
+    its side table, under the names a record table ``rt_<id>`` has."""
+    return f"rv_{int(record_type_id)}"
 
 
 def field_column(field_id: int, generation: int = 0) -> str:

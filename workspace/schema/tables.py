@@ -84,6 +84,26 @@ class RuleDef:
 
 
 @dataclass(frozen=True)
+class Source:
+    """An adopted table (issue #6): the customer's table that holds an adopted type's records.
+
+    The server never changes its shape. Its rows are read through the view ``rv_<id>``, which
+    joins the side table ``rs_<id>`` (the bookkeeping a record table keeps in its own system
+    columns) and names every column as a record table would, so reads, filters and sorts work
+    unchanged; writes go to both tables (``schema.rows``).
+    """
+
+    table: str
+    #: The single integer primary key column, read as the record id.
+    key: str
+    #: Field column (``f_<id>``) -> the customer's column it stands for.
+    columns: Mapping[str, str]
+    #: Why records cannot be created here (no AUTO_INCREMENT key, a NOT NULL column without
+    #: a default left out of the mapping), or None.
+    no_create: str | None = None
+
+
+@dataclass(frozen=True)
 class RecordTypeDef:
     """A record type as the schema engine sees it: definition plus its table objects."""
 
@@ -95,6 +115,8 @@ class RecordTypeDef:
     fields: tuple[FieldDef, ...]
     unique_together: tuple[UniqueCombo, ...] = ()
     dedupe: tuple[RuleDef, ...] = ()
+    source: Source | None = None
+    #: The record table, or for an adopted type the view its records are read through.
     table: Table = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +131,18 @@ class RecordTypeDef:
     @property
     def keys_table(self) -> Table:
         return self.table.metadata.tables[naming.keys_table(self.id)]
+
+    @property
+    def side_table(self) -> Table:
+        """An adopted type's bookkeeping table ``rs_<id>``."""
+        return self.table.metadata.tables[naming.side_table(self.id)]
+
+    @property
+    def source_table(self) -> Table:
+        """An adopted type's table as the customer made it; each column's ``key`` is the
+        name the record table would give it (``id``, ``f_<id>``)."""
+        assert self.source is not None
+        return self.table.metadata.tables[self.source.table]
 
     def link_table(self, f: FieldDef) -> Table:
         return self.table.metadata.tables[f.column]
@@ -187,23 +221,63 @@ def system_columns() -> list[Column[Any]]:
 
 def build_table(rt: RecordTypeDef, metadata: MetaData | None = None) -> Table:
     metadata = metadata or MetaData()
-    table_name = naming.record_table(rt.id)
     columns = system_columns()
     for f in rt.fields:
         columns.extend(f.type.columns(f))
-    table = Table(
-        table_name,
-        metadata,
-        *columns,
-        *field_indexes(rt),
-        mysql_engine="InnoDB",
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
-    )
+    if rt.source is not None:
+        # The view has the columns of a record table and no indexes of its own.
+        table = Table(naming.record_view(rt.id), metadata, *columns)
+        side_table(rt.id, metadata)
+        source_table(rt, rt.source, metadata)
+    else:
+        table = Table(
+            naming.record_table(rt.id),
+            metadata,
+            *columns,
+            *field_indexes(rt),
+            mysql_engine="InnoDB",
+            mysql_charset="utf8mb4",
+            mysql_collate="utf8mb4_bin",
+        )
     for f in rt.link_fields:
         f.type.link_table(f, metadata)
     keys_table(rt.id, metadata)
     return table
+
+
+def side_table(record_type_id: int, metadata: MetaData) -> Table:
+    """``rs_<id>``: the system columns of an adopted table's rows, keyed by its primary key.
+
+    A row that another system inserted has no side row yet: the view reads it as version 1,
+    alive, creation unknown. The first write through the server adds the side row.
+    """
+    columns = [c for c in system_columns() if c.name != "id"]
+    for column in columns:
+        column.nullable = column.name not in {"version"}
+    return Table(
+        naming.side_table(record_type_id),
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        *columns,
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )
+
+
+def source_table(rt: RecordTypeDef, source: Source, metadata: MetaData) -> Table:
+    """The customer's table as far as the type maps it: its real names, our keys and types
+    (a value is bound as the field type binds it), so ``table.c.f_12`` is ``"Customer Name"``
+    and every statement quotes it through the dialect."""
+    columns: list[Column[Any]] = [
+        Column(source.key, BigInteger, key="id", primary_key=True, autoincrement=True)
+    ]
+    for f in rt.scalar_fields:
+        real = source.columns.get(f.column)
+        if real is not None:
+            value = f.type.columns(f)[0]
+            columns.append(Column(real, value.type, key=f.column))
+    return Table(source.table, metadata, *columns)
 
 
 def keys_table(record_type_id: int, metadata: MetaData) -> Table:

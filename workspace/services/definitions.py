@@ -12,7 +12,7 @@ from workspace.dedupe import DedupeRuleRegistry
 from workspace.errors import NotFound, Unavailable
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef, FieldTypeRegistry
-from workspace.schema.tables import RecordTypeDef, RuleDef, UniqueCombo
+from workspace.schema.tables import RecordTypeDef, RuleDef, Source, UniqueCombo
 from workspace.services.principal import Access, Principal
 
 RT, F, DR = m.record_types, m.fields, m.dedupe_rules
@@ -76,9 +76,23 @@ def def_from_rows(
         "state": row["state"],
         "fields": defs,
         "unique_together": combos,
+        "source": source_of(row, fields),
     }
     values.update(overrides)
     return RecordTypeDef(**values)
+
+
+def source_of(row: Any, fields: list[Any]) -> Source | None:
+    """An adopted type's table and column mapping (issue #6); None for a type of our own."""
+    source = row.get("source")
+    if not source:
+        return None
+    return Source(
+        table=source["table"],
+        key=source["key"],
+        columns={f["column_name"]: f["source_column"] for f in fields if f.get("source_column")},
+        no_create=source.get("no_create"),
+    )
 
 
 def field_def(row: Any, registry: FieldTypeRegistry) -> FieldDef:

@@ -65,8 +65,19 @@ def get_type(runtime: Runtime, acc: Access, record_type_id: int) -> RecordTypeDe
 # ---- record types ----------------------------------------------------------------------
 
 
-def create_type(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Create a record type with its fields: metadata (pending), table, then ready."""
+def create_type(
+    runtime: Runtime,
+    acc: Access,
+    spec: Mapping[str, Any],
+    *,
+    source: Mapping[str, Any] | None = None,
+    columns: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Create a record type with its fields: metadata (pending), table, then ready.
+
+    ``source``/``columns``: the type adopts an existing table, each field mapping the column
+    of the same position (see ``services.adopt``); its table is then left as it is.
+    """
     acc.require("admin")
     field_specs.only_keys(spec, {"name", "fields"}, "")
     name = clean_name(spec.get("name"))
@@ -97,12 +108,14 @@ def create_type(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> dict[
                 lease_until=now + schema_changes.LEASE,
                 unique_together=[],
                 created_at=now,
+                source=source,
             )
         ).inserted_primary_key
         assert inserted is not None
         record_type_id = int(inserted[0])
         for index, item in enumerate(cleaned):
-            _insert_field(conn, record_type_id, item, index, "ready")
+            column = columns[index] if columns else None
+            _insert_field(conn, record_type_id, item, index, "ready", source_column=column)
     with schema_changes.undo_on_error(runtime, record_type_id):
         with transaction(runtime.control) as conn:
             rt = definitions.build_def(conn, record_type_id, runtime)
@@ -181,6 +194,11 @@ def add_field(
     rt = get_type(runtime, acc, record_type_id)
     if len(rt.fields) >= MAX_FIELDS:
         raise Conflict(f"a record type has at most {MAX_FIELDS} fields")
+    kind = spec.get("type")
+    if rt.source is not None and isinstance(kind, str) and kind in runtime.field_types:
+        own_table = runtime.field_types.get(kind)
+        if not (own_table.uses_link_table or own_table.outside_record):
+            _refuse_on_adopted(rt, "gets no new columns")
     with transaction(runtime.control) as conn:
         ctx = _config_context(conn, acc.workspace_id)
     taken_keys = {f.key for f in rt.fields}
@@ -253,6 +271,8 @@ def change_field(
     rebuild = new_type is not old.type or new_type.storage_signature(
         new_config
     ) != old.type.storage_signature(old.config)
+    if rebuild or (new_config.get("unique") and not old.unique):
+        _refuse_on_adopted(rt, "keeps its column types and gets no unique indexes")
     if rebuild:
         conversion.convert_field(runtime, acc, rt, old, new_type, new_config, force=force)
         if meta:
@@ -320,6 +340,7 @@ def add_unique_together(
     """Make a combination of fields unique; refused while existing records clash."""
     acc.require("admin")
     rt = get_type(runtime, acc, record_type_id)
+    _refuse_on_adopted(rt, "gets no unique indexes")
     if not isinstance(keys, list) or not 2 <= len(keys) <= 5:
         raise ValidationFailed.single("fields", "must list 2 to 5 field keys")
     chosen = []
@@ -364,6 +385,16 @@ def remove_unique_together(
 # ---- helpers ---------------------------------------------------------------------------
 
 
+def _refuse_on_adopted(rt: RecordTypeDef, what: str) -> None:
+    """The server changes nothing about an adopted table's shape (issue #6)."""
+    if rt.source is not None:
+        raise Conflict(
+            f"{rt.name} is the adopted table {rt.source.table!r}, which {what}: the server "
+            "never changes an adopted table's structure (change it in your database, or add "
+            "relation, multiple choice and file fields, which live in tables of their own)"
+        )
+
+
 def _field(rt: RecordTypeDef, field_id: int) -> FieldDef:
     found = rt.field_by_id(field_id)
     if found is None:
@@ -383,10 +414,17 @@ def _field_out(runtime: Runtime, acc: Access, record_type_id: int, field_id: int
 
 
 def _insert_field(
-    conn: Any, record_type_id: int, item: dict[str, Any], position: int, state: str
+    conn: Any,
+    record_type_id: int,
+    item: dict[str, Any],
+    position: int,
+    state: str,
+    *,
+    source_column: str | None = None,
 ) -> int:
     field_id = conn.execute(
         insert(F).values(
+            source_column=source_column,
             record_type_id=record_type_id,
             key=item["key"],
             name=item["name"],

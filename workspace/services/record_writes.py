@@ -13,15 +13,17 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, tuple_
 
 from workspace.clock import utcnow
-from workspace.db import Tx, inserted_id
+from workspace.db import Tx
 from workspace.dedupe import RuleContext
 from workspace.errors import (
+    Conflict,
     NotFound,
     UniqueViolation,
     ValidationFailed,
     VersionConflict,
 )
 from workspace.schema.fields import FieldDef
+from workspace.schema.rows import insert_rows, update_row
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import activity, dedupe, record_dedupe
 from workspace.services.dedupe import Candidate, Override, Verdict
@@ -54,6 +56,7 @@ def write_batch(
     the caller retries with the check when the index refuses.
     """
     _mark_parse_errors(items)
+    _refuse_creates(rt, items)
     lookup = make_lookup(tx.control, tx.data, rt.workspace_id)
     resolve_references(rt, [i.parsed for i in items if i.error is None], lookup)
     _mark_parse_errors(items)
@@ -183,6 +186,15 @@ def _keep_by_policy(rt: RecordTypeDef, item: Item, verdict: Verdict) -> None:
     )
 
 
+def _refuse_creates(rt: RecordTypeDef, items: list[Item]) -> None:
+    """An adopted table that cannot take new rows from us (issue #6) says why per item."""
+    if rt.source is None or rt.source.no_create is None:
+        return
+    for item in items:
+        if item.is_create and item.error is None:
+            item.error = Conflict(f"records cannot be created in this table: {rt.source.no_create}")
+
+
 def _mark_parse_errors(items: list[Item]) -> None:
     for item in items:
         if item.error is None and item.parsed.errors:
@@ -309,16 +321,6 @@ def _clash(
     )
 
 
-def insert_rows(conn: Connection, rt: RecordTypeDef, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows and return their ids in order: one statement where RETURNING allows
-    (MariaDB, SQLite), one per row elsewhere (MySQL)."""
-    if not rows:
-        return []
-    if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
-        return [row[0] for row in conn.execute(rt.insert_returning_id, rows)]
-    return [inserted_id(conn.execute(insert(rt.table).values(row))) for row in rows]
-
-
 def _insert(
     conn: Connection, rt: RecordTypeDef, items: list[Item], principal: Principal, now: Any
 ) -> list[dict[str, Any]]:
@@ -365,10 +367,8 @@ def _update(
         "updated_at": now,
         "updated_by": principal.user_id,
     }
-    statement = rt.update_by_id(tuple(sorted(values)))
-    params = {**values, "record_id": item.record_id, "old_version": current["version"]}
-    done = conn.execute(statement, params)
-    if done.rowcount != 1:  # the row is locked: this would be a bug, not a race
+    done = update_row(conn, rt, item.record_id, current["version"], values)  # type: ignore[arg-type]
+    if done != 1:  # the row is locked: this would be a bug, not a race
         raise VersionConflict(f"record {item.record_id} changed during the update; retry")
     row = {**current, **values}
     for f in rt.link_fields:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from workspace.clock import utcnow
@@ -32,7 +32,7 @@ from workspace.events import (
     RecordUpdated,
 )
 from workspace.runtime import Runtime
-from workspace.schema import queries
+from workspace.schema import queries, rows
 from workspace.schema.fields import ValueContext
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
@@ -460,12 +460,8 @@ def write_deletion(
         if deleted
         else {"deleted_at": None, "deleted_by": None, "alive": True}
     )
-    table = rt.table
-    conn.execute(
-        update(table)
-        .where(table.c.id == record_id)
-        .values(**values, version=old_version + 1, updated_at=now, updated_by=acc.user_id)
-    )
+    values.update(version=old_version + 1, updated_at=now, updated_by=acc.user_id)
+    rows.update_row(conn, rt, record_id, old_version, values)
     if deleted:
         dedupe.drop_keys(conn, rt, [record_id])
         return

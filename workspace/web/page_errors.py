@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
-from workspace.errors import Merged, NotAuthenticated, WorkspaceError
+from workspace.errors import DataMoving, Merged, NotAuthenticated, Unavailable, WorkspaceError
 from workspace.web.errors import API_EXCEPTION_HANDLERS, log_incident
 from workspace.web.htmx import is_htmx
 
@@ -28,17 +28,27 @@ TITLES = {
     422: "Please check the input",
     503: "Busy for a moment",
 }
+#: A move's write freeze is planned maintenance, not a failure (issue #6).
+MAINTENANCE = "Maintenance, back in a moment"
 
 
-def error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
+def error_page(
+    request: Request[Any, Any, Any],
+    status: int,
+    message: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     """A full page, or for htmx a fragment shown in the page's message area (never swapped
     into whatever the request targeted: a 404 must not replace a whole list)."""
-    title = TITLES.get(status, "Something went wrong")
+    title = title or TITLES.get(status, "Something went wrong")
     context = {"status": status, "title": title, "message": message}
+    headers = dict(headers or {})
     if is_htmx(request):
-        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
+        headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
         return Template("_error.html", context=context, status_code=status, headers=headers)
-    return Template("error.html", context=context, status_code=status)
+    return Template("error.html", context=context, status_code=status, headers=headers)
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -56,6 +66,10 @@ def page_workspace_error(request: Request[Any, Any, Any], exc: WorkspaceError) -
         if is_htmx(request):
             return Response(b"", status_code=200, headers={"HX-Redirect": target})
         return Redirect(target, status_code=301)
+    if isinstance(exc, Unavailable):  # when to retry, as the API says it
+        title = MAINTENANCE if isinstance(exc, DataMoving) else None
+        headers = {"Retry-After": str(exc.retry_after)}
+        return error_page(request, exc.status, exc.message, title=title, headers=headers)
     return error_page(request, exc.status, exc.message)
 
 

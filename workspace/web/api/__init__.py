@@ -6,6 +6,7 @@ from litestar import Router
 from litestar.middleware import DefineMiddleware
 
 from workspace.web.api.accounts import AccountController
+from workspace.web.api.adopt import AdoptController
 from workspace.web.api.auth import BearerTokenMiddleware
 from workspace.web.api.comments import CommentController
 from workspace.web.api.database import DatabaseController
@@ -44,6 +45,7 @@ def api_router() -> Router:
             NotificationController,
             StorageController,
             DatabaseController,
+            AdoptController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,

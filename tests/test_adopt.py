@@ -1,0 +1,278 @@
+"""Adopting an existing table of the customer's MySQL as a record type (issue #6): a table made
+by plain SQL with awkward names and types is listed, described, adopted without a change to
+its structure, edited through the API and through SQL, and each side sees the other's edits.
+
+The customer's MySQL is a second database on the test MariaDB (tests/customer_mysql.py); the
+control database is SQLite or MySQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.customer_mysql import customer_database, customer_sql, good
+from tests.helpers import Api, field, make_type, records_path
+from workspace.settings import Settings
+
+TABLE = "Kunden Liste"
+CREATE = """
+CREATE TABLE `Kunden Liste` (
+  `Kundennr` INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  `Customer Name` VARCHAR(80) NOT NULL,
+  `e-mail` VARCHAR(120) NULL,
+  `order` INT NOT NULL DEFAULT 0,
+  `Signed up?` TINYINT(1) NOT NULL DEFAULT 0,
+  `Balance €` DECIMAL(10,2) NULL,
+  `Notes` TEXT NULL,
+  `Created` DATETIME NULL,
+  `Tier` ENUM('gold','silver','bronze') NULL,
+  `Photo` BLOB NULL,
+  `Score` DOUBLE NULL
+) CHARACTER SET utf8mb4
+"""
+ROWS = """
+INSERT INTO `Kunden Liste`
+  (`Customer Name`, `e-mail`, `order`, `Signed up?`, `Balance €`, `Notes`, `Created`, `Tier`)
+VALUES
+  ('Émile Zola', 'emile@example.org', 3, 1, 12.50, 'first\nline two', '2026-01-02 03:04:05',
+   'gold'),
+  ('Ada Lovelace', NULL, 1, 0, NULL, NULL, NULL, NULL)
+"""
+
+
+@pytest.fixture(scope="module")
+def customer() -> Iterator[None]:
+    with customer_database():
+        yield
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
+    # The customer's MySQL listens on loopback, which only the operator can open to admins.
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        db_timeout=5,
+        allow_private_hosts=True,
+        customer_db_timeout=3,
+        customer_db_read_timeout=5,
+    )
+
+
+@pytest.fixture
+def connected(api: Api, ws: int) -> int:
+    """A workspace on the customer's database, which holds the awkward table with two rows."""
+    customer_sql(f"DROP TABLE IF EXISTS `{TABLE}`")
+    customer_sql(CREATE)
+    customer_sql(ROWS)
+    api.put(f"/workspaces/{ws}/database", good(), expect=200)
+    return ws
+
+
+def tables(ws: int, name: str = "") -> str:
+    return f"/workspaces/{ws}/database/tables" + (f"/{quote(name)}" if name else "")
+
+
+def adopt(api: Api, ws: int, **spec: Any) -> dict[str, Any]:
+    return api.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE, **spec}, expect=201)
+
+
+def structure() -> str:
+    """The table's definition, without the AUTO_INCREMENT counter (rows move it)."""
+    return re.sub(r"AUTO_INCREMENT=\d+ ", "", customer_sql(f"SHOW CREATE TABLE `{TABLE}`")[0][1])
+
+
+def by_name(api: Api, ws: int, rt: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    items = api.get(records_path(ws, rt), expect=200, limit=50)["items"]
+    return {r["fields"]["customer_name"]: r for r in items}
+
+
+def test_tables_are_listed_with_columns_and_suggested_field_types(api: Api, connected: int):
+    make_type(api, connected, "Own", field("Name", "text"))
+    listed = api.get(tables(connected), expect=200)
+    names = [t["name"] for t in listed["tables"]]
+    assert TABLE in names
+    assert not any(n.startswith(("rt_", "dk_", "v_")) for n in names)  # ours and views
+    assert listed["features"]["side_table"] and listed["features"]["plain_table"]
+
+    got = api.get(tables(connected, TABLE), expect=200)
+    assert got["adoptable"] is True and got["key"] == "Kundennr" and got["no_create"] is None
+    columns = {c["name"]: c for c in got["columns"]}
+    assert columns["Kundennr"]["why_not"] == "the primary key is the record's id"
+    assert columns["Customer Name"]["suggested"] == "text"
+    assert columns["Customer Name"]["config"] == {"max_length": 80}
+    assert columns["order"]["suggested"] == "number"
+    assert columns["order"]["config"] == {"min": -(2**31), "max": 2**31 - 1}
+    assert columns["Signed up?"]["suggested"] == "checkbox"
+    assert columns["Balance €"]["config"] == {
+        "decimals": 2,
+        "min": "-99999999.99",
+        "max": "99999999.99",
+    }
+    assert columns["Notes"]["suggested"] == "long_text"
+    assert columns["Created"]["suggested"] == "datetime"
+    assert [c["label"] for c in columns["Tier"]["config"]["choices"]] == [
+        "gold",
+        "silver",
+        "bronze",
+    ]
+    assert columns["Photo"]["suggested"] is None and "BLOB" in columns["Photo"]["why_not"]
+    assert "inexact" in columns["Score"]["why_not"]
+    api.get(tables(connected, "rt_1"), expect=404)
+
+
+def test_adopted_table_is_edited_through_the_api_and_through_sql(api: Api, connected: int):
+    ws = connected
+    before = structure()
+    rt = adopt(api, ws, name="Customers")
+    assert structure() == before  # no DDL on the customer's table
+    keys = {f["key"]: f for f in rt["fields"]}
+    assert set(keys) == {
+        "customer_name", "e_mail", "order", "signed_up", "balance", "notes", "created", "tier"
+    }  # fmt: skip
+    assert keys["customer_name"]["config"]["required"] is True  # NOT NULL
+
+    found = by_name(api, ws, rt)
+    emile = found["Émile Zola"]
+    assert emile["version"] == 1 and emile["created_at"] is None
+    assert emile["fields"]["balance"] == "12.50"
+    assert emile["fields"]["signed_up"] is True and emile["fields"]["tier"] == "gold"
+    assert emile["fields"]["notes"] == "first\nline two"
+    assert emile["fields"]["created"].startswith("2026-01-02T03:04:05")
+    assert found["Ada Lovelace"]["fields"]["e_mail"] is None
+
+    # Search, filter and sort go through the view, on the customer's rows.
+    path = records_path(ws, rt)
+    assert [r["id"] for r in api.get(path, search="emile")["items"]] == [emile["id"]]
+    ordered = api.get(path, sort="-order")["items"]
+    assert [r["fields"]["order"] for r in ordered] == [3, 1]
+    query = {"filter": {"field": "tier", "op": "eq", "value": "gold"}}
+    assert [r["id"] for r in api.post(path + "/query", query, expect=200)["items"]] == [emile["id"]]
+
+    # An edit through the API changes the customer's row and shows in the activity.
+    edited = api.patch(
+        f"{path}/{emile['id']}",
+        {"fields": {"order": 7, "e_mail": "zola@example.org"}, "version": 1},
+    )
+    assert edited["version"] == 2
+    row = customer_sql(f"SELECT `order`, `e-mail` FROM `{TABLE}` WHERE Kundennr = {emile['id']}")
+    assert row == [(7, "zola@example.org")]
+    history = api.get(f"{path}/{emile['id']}/activity", expect=200)["items"]
+    changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
+    assert changes == {"order": (3, 7), "e_mail": ("emile@example.org", "zola@example.org")}
+    # A stale version is refused, as on any record.
+    stale = {"fields": {"order": 8}, "version": 1}
+    api.patch(f"{path}/{emile['id']}", stale, expect=409)
+
+    # Plain SQL edits and inserts show on the next read.
+    customer_sql(
+        f"UPDATE `{TABLE}` SET `Customer Name` = 'Emile Z.' WHERE Kundennr = {emile['id']}"
+    )
+    customer_sql(f"INSERT INTO `{TABLE}` (`Customer Name`, `order`) VALUES ('Grace Hopper', 2)")
+    found = by_name(api, ws, rt)
+    assert found["Emile Z."]["fields"]["order"] == 7
+    assert found["Grace Hopper"]["version"] == 1 and found["Grace Hopper"]["fields"]["order"] == 2
+
+    # A record created through the API is a row of the customer's table.
+    sent = {"customer_name": "Linus", "balance": "5.5", "order": 4}
+    made = api.post(path, {"fields": sent}, expect=201)
+    row = customer_sql(
+        f"SELECT `Customer Name`, `Balance €`, `order` FROM `{TABLE}` WHERE Kundennr = {made['id']}"
+    )
+    assert row == [("Linus", Decimal("5.50"), 4)]
+    assert made["version"] == 1 and made["created_by"] is not None
+    # A value the column cannot hold is refused by name, not by MySQL; so is an empty one
+    # for a NOT NULL column.
+    too_long = {"fields": {"customer_name": "x" * 81, "order": 1}}
+    assert "customer_name" in api.post(path, too_long, expect=422)["error"]["fields"]
+    assert (
+        "order"
+        in api.post(path, {"fields": {"customer_name": "Ann"}}, expect=422)["error"]["fields"]
+    )
+
+    # Delete hides the record; the row stays in the customer's table; restore brings it back.
+    api.delete(f"{path}/{made['id']}", expect=204)
+    assert "Linus" not in by_name(api, ws, rt)
+    assert customer_sql(f"SELECT COUNT(*) FROM `{TABLE}` WHERE Kundennr = {made['id']}") == [(1,)]
+    api.post(f"{path}/{made['id']}/restore", expect=200)
+    assert "Linus" in by_name(api, ws, rt)
+    assert structure() == before
+
+    # Deleting the record type leaves the customer's table and rows as they were.
+    api.delete(f"/workspaces/{ws}/types/{rt['id']}", expect=204)
+    assert customer_sql(f"SELECT COUNT(*) FROM `{TABLE}`") == [(4,)]
+    assert customer_sql(f"SHOW TABLES LIKE 'rs_{rt['id']}'") == []
+
+
+def test_a_chosen_mapping_and_when_records_cannot_be_created(api: Api, connected: int):
+    ws = connected
+    spec = {"columns": [{"column": "e-mail", "type": "text", "name": "Email"}, {"column": "Tier"}]}
+    rt = adopt(api, ws, **spec)
+    assert rt["name"] == TABLE
+    assert [(f["name"], f["type"]) for f in rt["fields"]] == [
+        ("Email", "text"),
+        ("Tier", "single_choice"),
+    ]
+    # `Customer Name` is NOT NULL without a default and left out: no creates, edits work.
+    path = records_path(ws, rt)
+    refused = api.post(path, {"fields": {"email": "a@b.c"}}, expect=409)["error"]["message"]
+    assert "'Customer Name' must be filled" in refused
+    first = api.get(path, expect=200)["items"][0]
+    api.patch(f"{path}/{first['id']}", {"fields": {"tier": "silver"}}, expect=200)
+    assert customer_sql(f"SELECT Tier FROM `{TABLE}` WHERE Kundennr = {first['id']}") == [
+        ("silver",)
+    ]
+    # Shape changes would need DDL on the customer's table: refused, saying why.
+    email = rt["fields"][0]
+    fields = f"/workspaces/{ws}/types/{rt['id']}/fields"
+    said = api.post(fields, {"name": "Extra", "type": "text"}, expect=409)["error"]["message"]
+    assert "never changes an adopted table's structure" in said
+    api.patch(f"{fields}/{email['id']}", {"config": {"unique": True}}, expect=409)
+    api.post(fields, {"name": "Labels", "type": "multiple_choice"}, expect=201)
+    # The table is adopted now: it cannot be adopted twice.
+    again = api.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE}, expect=422)
+    assert "already adopted" in again["error"]["fields"]["table"]
+
+
+def test_tables_that_cannot_be_adopted_are_refused_by_name(api: Api, connected: int):
+    ws = connected
+    customer_sql("DROP TABLE IF EXISTS `no key`, `text key`, `pair key`")
+    customer_sql("CREATE TABLE `no key` (a INT)")
+    customer_sql("CREATE TABLE `text key` (code VARCHAR(10) PRIMARY KEY, a INT)")
+    customer_sql("CREATE TABLE `pair key` (a INT, b INT, PRIMARY KEY (a, b))")
+    for table, says in (
+        ("no key", "no single-column primary key"),
+        ("pair key", "no single-column primary key"),
+        ("text key", "is VARCHAR(10), not an integer"),
+    ):
+        got = api.get(tables(ws, table), expect=200)
+        assert got["adoptable"] is False and says in got["why_not"]
+        refused = api.post(f"/workspaces/{ws}/types/adopt", {"table": table}, expect=422)
+        assert table in refused["error"]["fields"]["table"] and says in refused["error"]["message"]
+    bad = {"table": TABLE, "columns": [{"column": "Photo"}, {"column": "order", "type": "date"}]}
+    fields = api.post(f"/workspaces/{ws}/types/adopt", bad, expect=422)["error"]["fields"]
+    assert "not offered" in fields["columns[0].column"]
+    assert fields["columns[1].type"] == "'order' can be: number"
+    api.post(f"/workspaces/{ws}/types/adopt", {"table": "nope"}, expect=422)
+
+
+def test_only_admins_and_only_on_the_customers_database(
+    api: Api, ws: int, make_user: Any, as_user: Any, customer: None
+):
+    refused = api.get(tables(ws), expect=409)["error"]["message"]
+    assert "managed database" in refused
+    api.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE}, expect=409)
+    member, token = make_user()
+    api.post(f"/workspaces/{ws}/members", {"email": member["email"], "role": "member"})
+    other = as_user(token)
+    other.get(tables(ws), expect=403)
+    other.get(tables(ws, TABLE), expect=403)
+    other.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE}, expect=403)

@@ -1,0 +1,73 @@
+"""Writing record rows: one statement on a record table ``rt_<id>``; on an adopted table
+(issue #6) the customer's columns go to their table and the bookkeeping to the side table
+``rs_<id>``, in the caller's transaction. Every write of a record's row passes through here,
+so the services never need to know which kind of table they write to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from workspace.db import inserted_id
+from workspace.schema.tables import RecordTypeDef
+
+
+def insert_rows(conn: Connection, rt: RecordTypeDef, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows and return their ids in order: one statement where RETURNING allows
+    (MariaDB, SQLite), one per row elsewhere (MySQL) and for adopted tables."""
+    if not rows:
+        return []
+    if rt.source is None:
+        if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+            return [row[0] for row in conn.execute(rt.insert_returning_id, rows)]
+        return [inserted_id(conn.execute(insert(rt.table).values(row))) for row in rows]
+    source, side = rt.source_table, rt.side_table
+    ids = []
+    for row in rows:
+        record_id = inserted_id(conn.execute(insert(source).values(_own(source, row))))
+        conn.execute(insert(side).values({**_own(side, row), "id": record_id}))
+        ids.append(record_id)
+    return ids
+
+
+def update_row(
+    conn: Connection,
+    rt: RecordTypeDef,
+    record_id: int,
+    old_version: int,
+    values: Mapping[str, Any],
+) -> int:
+    """``UPDATE ... SET values WHERE id = record_id AND version = old_version``; returns the
+    number of rows it matched (0: the version moved on).
+
+    On an adopted table the version lives in the side row; a row that has none yet (another
+    system inserted it) is at version 1 and gets its side row now.
+    """
+    if rt.source is None:
+        statement = rt.update_by_id(tuple(sorted(values)))
+        params = {**values, "record_id": record_id, "old_version": old_version}
+        return int(conn.execute(statement, params).rowcount)
+    source, side = rt.source_table, rt.side_table
+    own = _own(source, values)
+    if own:
+        conn.execute(update(source).where(source.c.id == record_id).values(own))
+    bookkeeping = _own(side, values)
+    done = conn.execute(
+        update(side)
+        .where(side.c.id == record_id, side.c.version == old_version)
+        .values(bookkeeping)
+    ).rowcount
+    if done:
+        return int(done)
+    if old_version != 1 or conn.execute(select(side.c.id).where(side.c.id == record_id)).first():
+        return 0
+    conn.execute(insert(side).values({**bookkeeping, "id": record_id}))
+    return 1
+
+
+def _own(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that belong to ``table``'s columns (by key), never its primary key."""
+    return {k: v for k, v in values.items() if k in table.c and k != "id"}
