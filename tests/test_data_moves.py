@@ -10,6 +10,10 @@ database is a second database on the test MariaDB (tests/customer_mysql.py).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -221,37 +225,56 @@ def definitions_of(runtime: Runtime, rt_id: int) -> Any:
         return definitions.build_def(conn, rt_id, runtime)
 
 
-def test_a_mover_that_dies_half_way_is_taken_over_and_finishes(
-    api: Api, ws: int, runtime: Runtime, access: Access, shop: dict[str, Any]
+def mover(settings: Settings) -> subprocess.Popen[bytes]:
+    """``workspace data move --resume`` in a process of its own."""
+    env = {
+        **os.environ,
+        "WORKSPACE_DATABASE_URL": settings.database_url,
+        "WORKSPACE_DATA_DIR": str(settings.data_dir),
+        "WORKSPACE_SECRET_KEY": settings.resolved_secret_key(),
+        "WORKSPACE_ALLOW_PRIVATE_HOSTS": "true",
+    }
+    command = [sys.executable, "-m", "workspace", "data", "move", "--resume"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def lease_runs_out(runtime: Runtime) -> None:
+    """What the passing of LEASE seconds does to a dead mover's lease."""
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(update(m.data_moves).values(lease_until=None))
+
+
+def test_a_mover_killed_half_way_is_resumed_and_finishes(
+    api: Api, ws: int, runtime: Runtime, access: Access, settings: Settings, shop: dict[str, Any]
 ):
     claim = data_moves.begin(runtime, access, good())
+    lease_runs_out(runtime)  # this process does not run it: the mover below claims it
     person = definitions_of(runtime, shop["person"]["id"])
-    first: list[str] = []
-    mover = threading.Thread(
-        target=lambda: first.append(data_moves.run(runtime, claim, batch_size=100))
-    )
-    mover.start()
     table = m.data_move_tables
+    mine = table.c.table_name == person.table.name
+    killed = mover(settings)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with transaction(runtime.control) as conn:
-            copied = conn.execute(
-                select(table.c.copied_rows).where(table.c.table_name == person.table.name)
-            ).scalar()
-        if copied and copied >= 1000:
+            copied = conn.execute(select(table.c.copied_rows).where(mine)).scalar()
+        if copied:
+            os.kill(killed.pid, signal.SIGKILL)
             break
-        time.sleep(0.01)
-    # The mover's process is gone as far as anyone can tell: its lease ran out, and the next
-    # server start (or `workspace data move --resume`) claims the move.
-    with transaction(runtime.control, write=True) as conn:
-        conn.execute(update(m.data_moves).values(lease_until=None))
-    (taken,) = data_moves.claim_orphans(runtime)
-    mover.join()
-    assert first == ["lost"]
+        assert killed.poll() is None, killed.stdout.read() if killed.stdout else ""
+        time.sleep(0.005)
+    killed.communicate()
     with transaction(runtime.control) as conn:
-        row = conn.execute(select(table).where(table.c.table_name == person.table.name)).one()
-    assert row.state == "copying" and 1000 <= row.copied_rows < PEOPLE
-    assert data_moves.run(runtime, taken, batch_size=100) == "done"
+        row = conn.execute(select(table).where(mine)).one()
+    assert row.state == "copying" and 0 < row.copied_rows < PEOPLE, row
+    overview = api.get(f"/workspaces/{ws}/database", expect=200)
+    assert overview["managed"] is True and overview["move"]["state"] == "copying"
+    api.post(moves(ws), {"target": "managed"}, expect=409)  # one move at a time
+
+    lease_runs_out(runtime)
+    resumed = mover(settings)
+    output, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, output.decode()
+    assert f"move {claim.move_id} of workspace {ws}: done" in output.decode()
     overview = api.get(f"/workspaces/{ws}/database", expect=200)
     assert overview["managed"] is False and overview["move"]["state"] == "done"
     assert customer_sql(f"SELECT COUNT(*) FROM {person.table.name}") == [(PEOPLE,)]
