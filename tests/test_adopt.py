@@ -276,3 +276,21 @@ def test_only_admins_and_only_on_the_customers_database(
     other.get(tables(ws), expect=403)
     other.get(tables(ws, TABLE), expect=403)
     other.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE}, expect=403)
+
+
+def test_records_of_other_types_relate_to_adopted_records(api: Api, connected: int):
+    ws = connected
+    rt = adopt(api, ws, name="Customers")
+    emile = by_name(api, ws, rt)["Émile Zola"]
+    order, made = make_type(
+        api,
+        ws,
+        "Order",
+        field("Title", "text"),
+        field("Buyer", "relation", target=rt["id"]),
+        rows=[{"title": "First", "buyer": [emile["id"]]}],
+    )
+    assert made[0]["fields"]["buyer"] == [emile["id"]]
+    wrong = {"fields": {"title": "Second", "buyer": [999_999]}}
+    refused = api.post(records_path(ws, order), wrong, expect=422)["error"]["fields"]
+    assert "buyer" in refused

@@ -73,8 +73,13 @@ def resolve_references(rt: RecordTypeDef, items: Sequence[Parsed], lookup: Looku
 
 def make_lookup(control: Connection, data: Connection, workspace_id: int) -> Lookup:
     def existing_records(record_type_id: int, ids: set[int]) -> set[int]:
+        # An adopted type's records are read through its view (issue #6).
+        adopted = control.execute(
+            select(m.record_types.c.source).where(m.record_types.c.id == record_type_id)
+        ).scalar()
+        name = naming.record_view if adopted else naming.record_table
         table = Table(
-            naming.record_table(record_type_id),
+            name(record_type_id),
             MetaData(),
             Column("id", BigInteger, primary_key=True),
             Column("deleted_at", UtcDateTime),
