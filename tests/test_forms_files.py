@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import Api, field, make_type, records_path
-from tests.test_files import PNG
+from tests.test_files import PNG, use_backend
 from tests.test_forms import open_page, stored
 from tests.web import csrf, sign_in
 from workspace.errors import ValidationFailed
@@ -25,11 +25,12 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
 #: Small, so the size limits are cheap to reach.
 MAX_FILE = 20_000
+MAX_BODY = 200_000
 
 
 @pytest.fixture
 def settings(settings: Any) -> Any:
-    return dataclasses.replace(settings, max_file_bytes=MAX_FILE)
+    return dataclasses.replace(settings, max_file_bytes=MAX_FILE, max_body_bytes=MAX_BODY)
 
 
 @pytest.fixture
@@ -258,6 +259,19 @@ def test_a_body_without_a_length_is_cut_off_at_the_limit(client, api, runtime, a
     assert sub["outcome"] == "rejected" and "too large" in sub["reason"]
 
 
+def test_a_form_without_file_fields_keeps_the_body_limit(client, api, runtime, access, desk):
+    configure(runtime, access, desk["form"], fields=[{"key": "email", "label": "Email"}])
+    page = client.get(desk["form"]["path"]).text
+    assert "multipart" not in page and 'type="file"' not in page
+    token = open_page(client, desk["form"]["path"])
+    data = {"_csrf_token": csrf(client), "_form_token": token, "email": "x" * MAX_BODY}
+    response = client.post(desk["form"]["path"], data=data)
+    assert response.status_code == 413
+    assert "That is more than this form can take. Please shorten your answers." in response.text
+    [sub] = stored(runtime, access, desk["form"])
+    assert sub["outcome"] == "rejected" and f"the {MAX_BODY} bytes" in sub["reason"]
+
+
 def test_spam_and_replays_never_attach_files(client, api, runtime, access, desk):
     files = [("documents", ("contract.pdf", PDF, "application/pdf"))]
     spam = post(client, desk["form"], {"email": "bot@example.org", HONEYPOT: "http://x"}, files)
@@ -315,6 +329,34 @@ def test_fill_empty_adds_files_only_where_the_record_on_file_has_none(
     assert post(client, desk["form"], {"email": "ada@example.org"}, later).status_code == 200
     names = [f["name"] for f in record_files(api, desk, desk["ada"]["id"])]
     assert names == ["contract.pdf", "me.png"]
+
+
+def test_a_dead_file_storage_keeps_the_record_and_tells_the_sender(
+    client, api, runtime, access, desk, monkeypatch, tmp_path
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    use_backend(monkeypatch, runtime, "local", {"path": str(blocker)})
+    files = [("documents", ("contract.pdf", PDF, "application/pdf"))]
+    response = post(client, desk["form"], {"email": "bo@example.org"}, files)
+    assert response.status_code == 200
+    assert "We could not store the files you chose just now" in response.text
+    bo = requests(api, desk)[-1]
+    assert bo["fields"]["email"] == "bo@example.org" and bo["fields"]["documents"] == []
+    [sub] = stored(runtime, access, desk["form"])
+    assert sub["outcome"] == "created"
+    assert "Papers: the files could not be stored: the file storage failed" in sub["reason"]
+    assert sub["payload"]["documents"][0]["sha256"] == hashlib.sha256(PDF).hexdigest()
+
+
+def test_an_edit_link_leaves_file_fields_out(client, runtime, access, desk):
+    configure(runtime, access, desk["form"], edit_link=True)
+    files = [("documents", ("contract.pdf", PDF, "application/pdf"))]
+    done = post(client, desk["form"], {"email": "bo@example.org"}, files)
+    link = re.search(r'href="(/f/[^"]+/edit/[^"]+)"', done.text)
+    assert link is not None, done.text
+    page = client.get(link.group(1)).text
+    assert 'name="email"' in page and 'type="file"' not in page and "multipart" not in page
 
 
 # ---- the builder ---------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def submit(
     return answer
 
 
-def post_limit(runtime: Runtime, slug: str) -> int:
+def most_files(runtime: Runtime, slug: str) -> int:
     """How many files in all one post to ``/f/<slug>`` may carry (0: the form takes none,
     or there is no such form, which the post then finds out)."""
     try:

@@ -154,11 +154,12 @@ def answered(answer: Answer, slug: str, *, editing: bool = False) -> Response[An
 
 
 class PostTooLarge(TooLarge):
-    """A post larger than its form takes (kept as a rejected submission already)."""
+    """A post larger than its form takes (kept as a rejected submission already); the
+    message is the submitter's."""
 
 
 def too_large_page(request: Request[Any, Any, Any], exc: PostTooLarge) -> Template:
-    return message_page("too_large", form_intake.FILES_TOO_LARGE, 413)
+    return message_page("too_large", exc.message, 413)
 
 
 class FormPostLimit:
@@ -173,14 +174,14 @@ class FormPostLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = scope["app"].state.runtime
         slug = str(scope["path_params"].get("slug", ""))
-        files = await anyio.to_thread.run_sync(form_intake.post_limit, runtime, slug)
+        files = await anyio.to_thread.run_sync(form_intake.most_files, runtime, slug)
         settings = runtime.settings
         limit = ENVELOPE + files * settings.max_file_bytes if files else settings.max_body_bytes
         client = scope.get("client")
         keep = functools.partial(
             form_intake.oversized, runtime, slug, client[0] if client else "unknown", limit
         )
-        problem = PostTooLarge(f"the post is larger than the {limit} bytes this form takes")
+        problem = PostTooLarge(form_intake.FILES_TOO_LARGE if files else form_intake.TOO_LARGE)
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await anyio.to_thread.run_sync(keep)
