@@ -4,17 +4,48 @@ nothing started. And what users of a workspace see while a move freezes its writ
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.customer_mysql import customer_database, customer_sql, good
 from tests.web import HX, csrf, log_in, page_user
 from workspace.db import transaction
-from workspace.services import data_databases, data_gate, record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.services import (
+    data_databases,
+    data_gate,
+    data_moves,
+    record_types,
+    records,
+    workspaces,
+)
+from workspace.services.principal import Access, Principal
+from workspace.settings import Settings
 
 MOVING = "This workspace is being moved to another database; retry in a moment"
 SETTINGS = {"host": "db.example.com", "port": "3306", "database": "crm", "user": "ws"}
+
+
+@pytest.fixture
+def customer() -> Iterator[None]:
+    """The customer's MariaDB database, fresh for each test."""
+    with customer_database():
+        yield
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The server's operator lets admins use hosts on loopback (the customer MariaDB)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        allow_private_hosts=True,
+        customer_db_timeout=3,
+    )
 
 
 @pytest.fixture
@@ -126,3 +157,72 @@ def test_writes_to_a_frozen_workspace_say_it_is_being_moved(client, runtime, adm
             data_gate.unfreeze(conn, ws)
     names = [r["fields"]["name"] for r in records.list_records(runtime, acc, rt)["items"]]
     assert names == ["Ada"]
+
+
+def _lead_type(runtime: Any, acc: Access) -> Any:
+    spec = {"name": "Lead", "fields": [{"name": "Name", "type": "text"}]}
+    rt = record_types.get_type(runtime, acc, record_types.create_type(runtime, acc, spec)["id"])
+    records.bulk(runtime, acc, rt, [{"fields": {"name": f"Lead {i}"}} for i in range(30)])
+    return rt
+
+
+def _stopped(runtime: Any, acc: Access) -> dict[str, Any]:
+    """The move once its background run has stopped (done, failed or cancelled)."""
+    for _ in range(600):
+        move = data_databases.overview(runtime, acc)["move"]
+        if move["state"] not in data_moves.RUNNING:
+            return dict(move)
+        time.sleep(0.1)
+    raise AssertionError(f"the move is still {move['state']}")
+
+
+@pytest.mark.usefixtures("customer")
+def test_a_failed_move_shows_why_and_is_retried_after_the_fix(client, runtime, admin):
+    acc, base = admin["acc"], admin["base"]
+    rt = _lead_type(runtime, acc)
+    customer_sql(f"CREATE TABLE rt_{rt.id} (x INT)")  # someone else's table in the way
+    form = {**good(), "action": "move", "_csrf_token": csrf(client)}
+    started = client.post(base + "/connect", data=form, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == base + "?done=started"
+    move = _stopped(runtime, acc)
+    assert move["state"] == "failed"
+
+    page = client.get(base)
+    assert "The move stopped; nothing was switched" in page.text
+    assert "already has tables that differ from record type &#39;Lead&#39;" in page.text
+    assert f'action="{base}/moves/{move["id"]}/retry"' in page.text
+    assert f'action="{base}/moves/{move["id"]}/cancel"' in page.text
+    assert 'data-testid="db-busy"' in page.text and "Start move" not in page.text
+    assert "The managed database of this server" in page.text  # nothing was switched
+    polled = client.get(base + "/move", headers=HX)
+    assert polled.headers["HX-Redirect"] == base  # not running: no polling
+
+    customer_sql(f"DROP TABLE rt_{rt.id}")
+    retried = client.post(f"{base}/moves/{move['id']}/retry", data={"_csrf_token": csrf(client)})
+    assert retried.status_code == 200  # followed the redirect to the page
+    assert "The move carries on from where it stopped." in retried.text
+    assert _stopped(runtime, acc)["state"] == "done"
+    page = client.get(base)
+    assert "Move finished" in page.text and "all 30 rows were copied" in page.text
+    assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt.id}") == [(30,)]
+    again = client.post(f"{base}/moves/{move['id']}/retry", data={"_csrf_token": csrf(client)})
+    assert again.status_code == 409  # a banner on the page, not a stack trace
+    assert "only a failed move can be retried; this one is done" in again.text
+    assert 'data-testid="db-error"' in again.text
+
+
+@pytest.mark.usefixtures("customer")
+def test_a_failed_move_is_cancelled(client, runtime, admin):
+    acc, base = admin["acc"], admin["base"]
+    rt = _lead_type(runtime, acc)
+    customer_sql(f"CREATE TABLE rt_{rt.id} (x INT)")
+    form = {**good(), "action": "move", "_csrf_token": csrf(client)}
+    client.post(base + "/connect", data=form)
+    move = _stopped(runtime, acc)
+    cancelled = client.post(f"{base}/moves/{move['id']}/cancel", data={"_csrf_token": csrf(client)})
+    assert cancelled.status_code == 200
+    assert "Move cancelled: the records stay where they were." in cancelled.text
+    assert "The last move was cancelled" in cancelled.text
+    assert "Start move" in cancelled.text  # a new move may start
+    info = data_databases.overview(runtime, acc)
+    assert info["managed"] and info["move"]["state"] == "cancelled"
