@@ -19,6 +19,7 @@ import pytest
 
 from tests.customer_mysql import customer_database, customer_sql, good
 from tests.helpers import Api, field, make_type, records_path
+from tests.web import csrf, log_in, page_user
 from workspace.settings import Settings
 
 TABLE = "Kunden Liste"
@@ -294,3 +295,37 @@ def test_records_of_other_types_relate_to_adopted_records(api: Api, connected: i
     wrong = {"fields": {"title": "Second", "buyer": [999_999]}}
     refused = api.post(records_path(ws, order), wrong, expect=422)["error"]["fields"]
     assert "buyer" in refused
+
+
+def test_the_page_lists_tables_suggests_types_and_adopts_the_choices(
+    api: Api, connected: int, client: Any, runtime: Any
+):
+    ws = connected
+    user = page_user(runtime)
+    api.post(f"/workspaces/{ws}/members", {"email": user["email"], "role": "admin"}, expect=201)
+    log_in(client, user)
+    base = f"/w/{ws}/settings/database/adopt"
+    page = client.get(base)
+    assert page.status_code == 200 and f'href="?table={quote(TABLE)}"' in page.text
+    assert "Version numbers and &#39;changed by someone else&#39; conflicts" in page.text
+    shown = client.get(base, params={"table": TABLE})
+    assert shown.status_code == 200
+    assert 'name="type_1"' in shown.text and "Text (suggested)" in shown.text
+    assert "Not offered: no field type stores BLOB values" in shown.text
+    # Columns by position: 0 is the key, 1 `Customer Name`, 2 `e-mail`, 9 `Photo`.
+    form = {"table": TABLE, "name": "Clients", "use_1": "on", "name_1": "Name", "type_1": "text"}
+    form.update({"use_2": "on", "type_2": "long_text", "_csrf_token": csrf(client)})
+    done = client.post(base, data=form, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    made = api.get(f"/workspaces/{ws}/types/{done.headers['location'].rsplit('/', 1)[1]}")
+    assert made["name"] == "Clients"
+    assert [(f["name"], f["type"]) for f in made["fields"]] == [
+        ("Name", "text"),
+        ("e-mail", "long_text"),
+    ]
+    assert "adopted as" in client.get(base).text
+    # A refusal names the column; without the CSRF token nothing happens.
+    again = {"table": TABLE, "use_1": "on", "type_1": "date", "_csrf_token": csrf(client)}
+    refused = client.post(base, data=again)
+    assert refused.status_code == 422 and "already adopted" in refused.text
+    assert client.post(base, data={"table": TABLE}).status_code == 403

@@ -8,6 +8,7 @@ from litestar.static_files import create_static_files_router
 
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
 from workspace.web.pages.account import AccountController, LoginController
+from workspace.web.pages.adopt import AdoptPages
 from workspace.web.pages.database import DatabasePages
 from workspace.web.pages.database_moves import DatabaseMovePages
 from workspace.web.pages.designer import DesignerPages
@@ -51,6 +52,7 @@ def page_routers() -> list[Router]:
             StoragePages,
             DatabasePages,
             DatabaseMovePages,
+            AdoptPages,
         ],
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],
