@@ -120,3 +120,16 @@ def test_a_process_with_a_stale_route_writes_where_the_records_are_now(
         assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]
     finally:
         other.close()
+
+
+def test_a_workspace_with_an_adopted_table_is_not_moved(api: Api, ws: int):
+    customer_sql("DROP TABLE IF EXISTS `Their list`")
+    customer_sql("CREATE TABLE `Their list` (`No` INT PRIMARY KEY, `Name` VARCHAR(40))")
+    try:
+        api.put(f"/workspaces/{ws}/database", good(), expect=200)
+        api.post(f"/workspaces/{ws}/types/adopt", {"table": "Their list"}, expect=201)
+        refused = api.post(f"/workspaces/{ws}/database/moves", {"target": "managed"}, expect=409)
+        assert "adopted from your database" in refused["error"]["message"]
+        assert api.get(f"/workspaces/{ws}/database", expect=200)["move"] is None
+    finally:
+        customer_sql("DROP TABLE IF EXISTS `Their list`")

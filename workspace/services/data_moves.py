@@ -107,6 +107,7 @@ def begin(runtime: Runtime, acc: Access, target: Any) -> Claim:
     token = uuid.uuid4().hex
     with transaction(runtime.control, write=True) as conn:
         _refuse_if_busy(conn, acc.workspace_id)
+        _refuse_adopted(conn, acc.workspace_id)
         source = data_databases.active_row(conn, acc.workspace_id)
         if spec is None and source is None:
             raise Conflict("the workspace's records are in the managed database already")
@@ -192,6 +193,11 @@ def retire_old_copy(runtime: Runtime, acc: Access) -> dict[str, Any]:
             raise NotFound("there is no old copy of this workspace's records to retire")
         _refuse_if_busy(conn, acc.workspace_id)
         names = _table_names(conn, move.id)
+        active = data_databases.active_row(conn, acc.workspace_id)
+        if _same_place(conn, move.source_id, active.id if active is not None else None):
+            # The records live there again (switched back without a move, which takes an
+            # empty workspace): whatever tables it has are live ones, never dropped here.
+            names = []
     data_copy.drop_tables(_engine(runtime, move.source_id), names)
     with transaction(runtime.control, write=True) as conn:
         where = data_move_status.where(conn, move.source_id)
@@ -218,6 +224,18 @@ def _refuse_if_busy(conn: Connection, workspace_id: int) -> None:
     ).first()
     if changing is not None:
         raise Conflict(f"record type {changing.name!r} is being changed; retry when it is done")
+
+
+def _refuse_adopted(conn: Connection, workspace_id: int) -> None:
+    """An adopted table is the customer's own and other systems use it where it is: it is
+    never copied elsewhere (nor are the record types beside it, whose relations need it)."""
+    rows = conn.execute(select(RT.c.name, RT.c.source).where(RT.c.workspace_id == workspace_id))
+    adopted = [row.name for row in rows if row.source is not None]
+    if adopted:
+        raise Conflict(
+            f"record type {adopted[0]!r} is a table adopted from your database; a workspace "
+            "with adopted tables stays on that database"
+        )
 
 
 def _move(conn: Connection, workspace_id: int, move_id: int) -> Any:
