@@ -324,6 +324,13 @@ def test_the_page_lists_tables_suggests_types_and_adopts_the_choices(
         ("e-mail", "long_text"),
     ]
     assert "adopted as" in client.get(base).text
+    # The table and a row another system inserted (no bookkeeping yet) open in the UI.
+    table = client.get(f"/w/{ws}/t/{made['id']}")
+    assert table.status_code == 200 and "Émile Zola" in table.text
+    first = api.get(records_path(ws, made), expect=200, sort="name")["items"][0]
+    record = client.get(f"/w/{ws}/t/{made['id']}/r/{first['id']}")
+    assert record.status_code == 200, record.text
+    assert "at a time not known</span> by another system" in record.text
     # A refusal names the column; without the CSRF token nothing happens.
     again = {"table": TABLE, "use_1": "on", "type_1": "date", "_csrf_token": csrf(client)}
     refused = client.post(base, data=again)

@@ -80,8 +80,11 @@ def timeline(
     return {"events": events, "next_before": page["next_before"]}
 
 
-def ago(at: dt.datetime, now: dt.datetime | None = None) -> str:
-    """ "5 min ago", "yesterday", or the date for anything older than a week."""
+def ago(at: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """ "5 min ago", "yesterday", or the date for anything older than a week. ``None``: a
+    row another system added to an adopted table (issue #6) has no known creation time."""
+    if at is None:
+        return "at a time not known"
     seconds = ((now or utcnow()) - at).total_seconds()
     if seconds < 60:
         return "just now"

@@ -81,6 +81,8 @@ def meta(record: Mapping[str, Any], members: Mapping[int, str]) -> dict[str, Any
     """Who created, last changed and (perhaps) deleted the record, and when."""
 
     def moment(at: Any, by: Any) -> dict[str, Any]:
+        if at is None:  # added to an adopted table by another system (issue #6)
+            return {"ago": ago(at), "exact": "", "by": "another system"}
         return {"ago": ago(at), "exact": when(at), "by": actor_name(by, "ui", members)}
 
     found = {"created": moment(record["created_at"], record["created_by"]), "changed": None}
