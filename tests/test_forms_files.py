@@ -349,14 +349,43 @@ def test_a_dead_file_storage_keeps_the_record_and_tells_the_sender(
     assert sub["payload"]["documents"][0]["sha256"] == hashlib.sha256(PDF).hexdigest()
 
 
-def test_an_edit_link_leaves_file_fields_out(client, runtime, access, desk):
-    configure(runtime, access, desk["form"], edit_link=True)
-    files = [("documents", ("contract.pdf", PDF, "application/pdf"))]
+def test_an_edit_link_lists_the_files_sent_and_adds_more(client, api, runtime, access, desk):
+    fields = forms.get_form(runtime, access, desk["form"]["id"])["config"]["fields"]
+    for f in fields:
+        f["protect"] = f["key"] == "photo"
+    configure(runtime, access, desk["form"], fields=fields, edit_link=True)
+    files = [
+        ("documents", ("contract.pdf", PDF, "application/pdf")),
+        ("photo", ("me.png", PNG, "image/png")),
+    ]
     done = post(client, desk["form"], {"email": "bo@example.org"}, files)
     link = re.search(r'href="(/f/[^"]+/edit/[^"]+)"', done.text)
     assert link is not None, done.text
     page = client.get(link.group(1)).text
-    assert 'name="email"' in page and 'type="file"' not in page and "multipart" not in page
+    assert 'enctype="multipart/form-data"' in page
+    assert "Sent already: contract.pdf. Choose files to add more." in page
+    assert 'name="documents" type="file"' in page and 'name="photo"' not in page  # protected
+
+    data = {"_csrf_token": csrf(client), "email": "bo@example.org"}
+    more = [
+        ("documents", ("notes.txt", b"one more thing\n", "text/plain")),
+        ("photo", ("other.png", PNG, "image/png")),  # never overwritten: ignored
+    ]
+    saved = client.post(link.group(1), data=data, files=more)
+    assert saved.status_code == 200 and "Your changes were saved." in saved.text
+    bo = requests(api, desk)[-1]
+    assert [f["name"] for f in record_files(api, desk, bo["id"])] == [
+        "contract.pdf",
+        "me.png",
+        "notes.txt",
+    ]
+    edit = stored(runtime, access, desk["form"])[-1]
+    assert edit["payload"]["documents"][0]["name"] == "notes.txt" and "photo" not in edit["payload"]
+
+    wrong = [("documents", ("setup.pdf", EXE, "application/pdf"))]
+    refused = client.post(link.group(1), data=data, files=wrong)
+    assert refused.status_code == 422 and "setup.pdf is not a document." in refused.text
+    assert len(record_files(api, desk, bo["id"])) == 3
 
 
 # ---- the builder ---------------------------------------------------------------------------

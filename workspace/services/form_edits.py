@@ -2,14 +2,14 @@
 
 The link (``/f/<slug>/edit/<token>``) is signed with the server key, expires, and names a
 submission by its random reference, never a record id. It shows and changes only the
-fields the form shows, minus those never overwritten from this form and its file fields; a
-record merged since is followed to its survivor. Each save is stored like any submission
-(kind ``edit``).
+fields the form shows, minus those never overwritten from this form; a file field there
+shows the files the record has and takes more (it never removes one). A record merged since
+is followed to its survivor. Each save is stored like any submission (kind ``edit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workspace.errors import (
@@ -21,11 +21,14 @@ from workspace.errors import (
     WorkspaceError,
 )
 from workspace.runtime import Runtime
-from workspace.services import form_submissions, form_tokens, forms, records
+from workspace.services import form_files, form_submissions, form_tokens, forms, records
+from workspace.services.files import Incoming
 from workspace.services.form_config import Placed
+from workspace.services.form_files import Chosen
 from workspace.services.form_intake import (
     BUSY,
     CHECK,
+    FILES_NOT_STORED,
     REFUSED,
     UNAVAILABLE,
     Answer,
@@ -50,10 +53,8 @@ MERGE_HOPS = 5
 
 
 def editable(live: Live) -> list[Placed]:
-    """What an edit link may change: the shown fields not protected by the form. File
-    fields are left out: an edit page would have to show the record's files to a holder of
-    the link, and files are sent with the form itself."""
-    return [p for p in live.shown if not p.spec.protect and not p.is_file]
+    """What an edit link may change: the shown fields not protected by the form."""
+    return [p for p in live.shown if not p.spec.protect]
 
 
 def link_for(runtime: Runtime, acc: Access, form_id: int, submission_id: int) -> str:
@@ -81,13 +82,23 @@ def open_edit(runtime: Runtime, slug: str, token: str) -> Page:
 
 
 def save_edit(
-    runtime: Runtime, slug: str, token: str, raw: Mapping[str, Any], address: str, read: Reader
+    runtime: Runtime,
+    slug: str,
+    token: str,
+    raw: Mapping[str, Any],
+    address: str,
+    read: Reader,
+    uploads: Mapping[str, Sequence[Incoming]] | None = None,
 ) -> Answer:
-    """Store and apply one post of an edit link."""
+    """Store and apply one post of an edit link (``uploads``: files to add, by field key)."""
     form = forms.by_slug(runtime, slug)
     hashed = form_submissions.ip_hash(runtime, address)
-    sub_id, _ = form_submissions.store_received(runtime, form.id, "edit", hashed, raw)
-    answer = _save(runtime, form, token, raw, hashed, read)
+    unprotected = frozenset(f.key for f in form.config.fields if not f.protect)
+    chosen = form_files.read(form.config, uploads or {}, unprotected)
+    sub_id, _ = form_submissions.store_received(
+        runtime, form.id, "edit", hashed, raw, form_files.facts(chosen)
+    )
+    answer = _save(runtime, form, token, raw, hashed, read, chosen)
     form_submissions.decide(
         runtime, sub_id, answer.outcome, record_id=answer.record_id, reason=answer.reason
     )
@@ -102,6 +113,7 @@ def _save(
     raw: Mapping[str, Any],
     hashed: str,
     read: Reader,
+    chosen: Chosen,
 ) -> Answer:
     live = forms.live(runtime, form)
     refused = turned_away(runtime, form, live, raw, hashed)
@@ -116,28 +128,29 @@ def _save(
             "link", "rejected", status, LINK_MESSAGES[exc.kind], reason=f"{exc.kind} link"
         )
     values, errors = _values(live, raw, read)
-    if errors:
-        return _again(live, token, values, errors, CHECK, 422, record_id, reason="required")
+    max_bytes = runtime.settings.max_file_bytes
+    file_errors, too_big = form_files.problems(editable(live), chosen, max_bytes, adding=True)
+    if errors or file_errors:
+        errors = {**errors, **file_errors}
+        status = 413 if too_big else 422
+        return _again(live, token, values, errors, CHECK, status, record_id, chosen, "invalid")
     try:
         saved = records.update_record(runtime, live.acc, live.rt, record_id, values)
     except ValidationFailed as exc:
         shown = friendly(editable(live), exc.fields)
         message = CHECK if shown else UNAVAILABLE
-        return _again(live, token, values, shown, message, 422, record_id, reason=exc.message)
+        return _again(live, token, values, shown, message, 422, record_id, chosen, exc.message)
     except Conflict as exc:  # e.g. an email another record holds: said neutrally
         return Answer("refused", "refused", 200, REFUSED, record_id=record_id, reason=exc.message)
     except Unavailable as exc:
-        return _again(live, token, values, {}, BUSY, 503, record_id, reason=exc.message)
+        return _again(live, token, values, {}, BUSY, 503, record_id, chosen, exc.message)
     except WorkspaceError as exc:
         return Answer("unavailable", "rejected", 503, UNAVAILABLE, reason=exc.message)
+    attached = form_files.attach(runtime, live, saved["id"], chosen, updated=False)
+    reason = "; ".join(["changed through a self-service edit link", *attached.notes])
+    message = f"{SAVED} {FILES_NOT_STORED}" if attached.failed else SAVED
     return Answer(
-        "done",
-        "updated",
-        200,
-        SAVED,
-        edit_token=token,
-        record_id=saved["id"],
-        reason="changed through a self-service edit link",
+        "done", "updated", 200, message, edit_token=token, record_id=saved["id"], reason=reason
     )
 
 
@@ -148,6 +161,8 @@ def _values(
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for p in editable(live):
+        if p.is_file:  # files only add up (form_files)
+            continue
         value = read(p.field, raw)
         if blank_value(value) and p.spec.required:
             errors[p.key] = friendly([p], {p.key: "is required"})[p.key]
@@ -163,10 +178,11 @@ def _again(
     message: str,
     status: int,
     record_id: int,
-    *,
+    chosen: Chosen,
     reason: str,
 ) -> Answer:
-    page = Page(live.form, live, token, values, errors, message)
+    notes = form_files.again_notes(live, chosen, errors)
+    page = Page(live.form, live, token, values, errors, message, notes)
     return Answer(
         "form", "rejected", status, message, page=page, record_id=record_id, reason=reason
     )

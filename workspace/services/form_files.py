@@ -5,7 +5,8 @@ sniffed from its bytes (the type the browser declares is ignored), so the stored
 says what came with it without holding any bytes. The checks (required, how many, which kind,
 how large) run with the other fields' checks, and the files are attached to the record, as
 the member the form writes as, only after the submission created or updated it: a refused,
-spam, rate-limited, invalid or replayed post never leaves a file anywhere.
+spam, rate-limited, invalid or replayed post never leaves a file anywhere. An edit link
+adds files to its record the same way (never removes one).
 """
 
 from __future__ import annotations
@@ -53,10 +54,14 @@ def files_allowed(config: FormConfig) -> int:
     return sum(f.max_files or 0 for f in config.fields if f.key in file_keys(config))
 
 
-def read(config: FormConfig, uploads: Mapping[str, Sequence[Incoming]]) -> Chosen:
-    """The files sent for the form's file fields, each read once (files sent under any
-    other name are ignored: nothing the form does not ask for is kept)."""
-    keys = file_keys(config)
+def read(
+    config: FormConfig,
+    uploads: Mapping[str, Sequence[Incoming]],
+    only: frozenset[str] | None = None,
+) -> Chosen:
+    """The files sent for the form's file fields (or those of them in ``only``), each read
+    once; files sent under any other name are ignored: nothing not asked for is kept."""
+    keys = file_keys(config) if only is None else file_keys(config) & only
     return {
         key: [scan(item.name, item.file) for item in items]
         for key, items in uploads.items()
@@ -77,15 +82,20 @@ def facts(chosen: Chosen) -> dict[str, Any]:
     return kept
 
 
-def problems(live: Live, chosen: Chosen, max_file_bytes: int) -> tuple[dict[str, str], bool]:
+def problems(
+    places: Sequence[Placed], chosen: Chosen, max_file_bytes: int, *, adding: bool = False
+) -> tuple[dict[str, str], bool]:
     """Each file field's problem as a sentence for the submitter, and whether one was that
-    a file is too large (answered with 413)."""
+    a file is too large (answered with 413). ``adding`` files to a record on file (an edit
+    link), a required field needs none: the record has its files."""
     errors: dict[str, str] = {}
     too_big = False
-    for p in live.shown:
+    for p in places:
         if not p.is_file:
             continue
         scanned = chosen.get(p.key, [])
+        if adding and not scanned:
+            continue
         reason = _problem(p, scanned, max_file_bytes)
         if reason is not None:
             errors[p.key] = reason

@@ -140,14 +140,15 @@ def most_files(runtime: Runtime, slug: str) -> int:
         return 0
 
 
-def oversized(runtime: Runtime, slug: str, address: str, limit: int) -> None:
-    """Keep a post refused unread because its body is larger than the form takes."""
+def oversized(runtime: Runtime, slug: str, kind: str, address: str, limit: int) -> None:
+    """Keep a post (``kind`` submit or edit) refused unread: its body is larger than the
+    form takes."""
     try:
         form = forms.by_slug(runtime, slug)
     except WorkspaceError:
         return
     hashed = form_submissions.ip_hash(runtime, address)
-    sub_id, _ = form_submissions.store_received(runtime, form.id, "submit", hashed, {})
+    sub_id, _ = form_submissions.store_received(runtime, form.id, kind, hashed, {})
     reason = f"the post was too large: more than the {limit} bytes this form takes"
     form_submissions.decide(runtime, sub_id, "rejected", reason=reason)
 
@@ -205,7 +206,8 @@ def _write(
     runtime: Runtime, live: Live, raw: Mapping[str, Any], read: Reader, ref: str, chosen: Chosen
 ) -> Answer:
     values, errors = values_of(live, raw, read)
-    file_errors, too_big = form_files.problems(live, chosen, runtime.settings.max_file_bytes)
+    max_bytes = runtime.settings.max_file_bytes
+    file_errors, too_big = form_files.problems(live.shown, chosen, max_bytes)
     if errors or file_errors:  # say everything at once: also what is wrong with the rest
         parsed = parse_values(live.rt, values, ValueContext(live.acc.phone_region), partial=True)
         errors = {**friendly(live.shown, parsed.errors), **errors, **file_errors}

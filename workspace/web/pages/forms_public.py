@@ -19,7 +19,6 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
@@ -33,7 +32,6 @@ from workspace.web.fields import field_value
 from workspace.web.file_transfer import ENVELOPE
 from workspace.web.pages.session import RuntimeDep
 
-Form = URLEncodedBody[dict[str, Any]]
 #: Answers that render the message page, and its heading for each.
 HEADINGS = {
     "closed": "This form is closed",
@@ -124,9 +122,11 @@ def form_page(page: Page, status: int = 200) -> Template:
 def edit_page(page: Page, status: int = 200) -> Template:
     if page.live is None:
         return message_page("unavailable", form_intake.UNAVAILABLE, 503)
+    places = form_edits.editable(page.live)
     context = {
         "form": page.form,
-        "fields": shown_fields(form_edits.editable(page.live), page),
+        "multipart": any(p.is_file for p in places),
+        "fields": shown_fields(places, page),
         "token": page.token,
         "message": page.message,
         "errors": page.errors,
@@ -178,9 +178,9 @@ class FormPostLimit:
         settings = runtime.settings
         limit = ENVELOPE + files * settings.max_file_bytes if files else settings.max_body_bytes
         client = scope.get("client")
-        keep = functools.partial(
-            form_intake.oversized, runtime, slug, client[0] if client else "unknown", limit
-        )
+        kind = "edit" if "token" in scope["path_params"] else "submit"
+        address = client[0] if client else "unknown"
+        keep = functools.partial(form_intake.oversized, runtime, slug, kind, address, limit)
         problem = PostTooLarge(form_intake.FILES_TOO_LARGE if files else form_intake.TOO_LARGE)
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
@@ -270,16 +270,23 @@ class PublicFormPages(Controller):
             return message_page("closed", form_intake.CLOSED, 200)
         return edit_page(page)
 
-    @post("/{slug:str}/edit/{token:str}", sync_to_thread=True)
-    def save_edit(
-        self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
-        slug: str,
-        token: str,
-        data: Form,
+    @post(
+        "/{slug:str}/edit/{token:str}",
+        request_max_body_size=None,  # FormPostLimit applies the form's own limit
+        middleware=[FormPostLimit],
+    )
+    async def save_edit(
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, slug: str, token: str
     ) -> Response[Any]:
-        answer = form_edits.save_edit(
-            runtime, slug, token, data, client_address(request), field_value
+        fields, uploads = await posted(request)
+        save = functools.partial(
+            form_edits.save_edit,
+            runtime,
+            slug,
+            token,
+            fields,
+            client_address(request),
+            field_value,
+            uploads,
         )
-        return answered(answer, slug, editing=True)
+        return answered(await anyio.to_thread.run_sync(save), slug, editing=True)
