@@ -1,7 +1,8 @@
 """In the browser: an admin moves a workspace with records onto their own MySQL and back
 (issue #6). The page shows the progress until the move is done, the records are still there
 and now in the customer's database, the old copy is shown read-only with where it is and
-since when, and retiring it drops its tables."""
+since when, and retiring it drops its tables. A running move can be cancelled; a failed one
+says why."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.browser import LiveServer, log_in, screenshot, serving
-from tests.customer_mysql import DB, PASSWORD, USER, customer_database, customer_sql
-from workspace.services import record_types, records, workspaces
+from tests.customer_mysql import DB, PASSWORD, USER, customer_database, customer_sql, good
+from tests.test_web_data_moves import copy_one_batch
+from workspace.services import data_moves, record_types, records, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
@@ -118,3 +120,41 @@ def test_admin_moves_the_workspace_to_their_mysql_and_back(page: Any, move_serve
     assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt}'") == []
     screenshot(page, request, "retired")
     _see_the_customers(page, move_server, ws, rt)
+
+
+def test_a_running_move_is_cancelled_and_a_failed_one_says_why(page: Any, move_server, request):
+    me, ws, rt = _workspace_with_customers(move_server)
+    runtime = move_server.runtime
+    acc = workspaces.access(runtime, Principal(me["id"], me["email"]), ws)
+    claim = data_moves.begin(runtime, acc, good())  # recorded; no mover runs it
+    copy_one_batch(runtime, claim, [record_types.get_type(runtime, acc, rt)], 100)
+    log_in(page, move_server, me["email"])
+    page.goto(f"{move_server.url}/w/{ws}/settings/database")
+    assert "Copying the records…" in page.get_by_test_id("db-move-state").inner_text()
+    assert page.get_by_test_id("db-move-percent").inner_text() == "20%"  # 100 of 240 + 240
+    tables = page.get_by_test_id("db-move-tables")
+    assert "Customer" in tables.inner_text() and "100 / 240" in tables.inner_text()
+    assert "A move is under way" in page.get_by_test_id("db-busy").inner_text()
+    assert page.get_by_role("button", name="Start move").count() == 0
+    screenshot(page, request, "running")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel the move").click()
+    assert "Move cancelled" in page.get_by_test_id("db-notice").inner_text()
+    assert page.get_by_test_id("db-location").inner_text() == MANAGED
+
+    customer_sql(f"CREATE TABLE rt_{rt} (x INT)")  # someone else's table in the way
+    page.get_by_label("Host").fill("127.0.0.1")
+    page.get_by_label("Database", exact=True).fill(DB)
+    page.get_by_label("User").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Start move").click()
+    error = page.get_by_test_id("db-move-error")
+    error.wait_for(timeout=60_000)  # the page polls, then loads again once the move stopped
+    assert "already has tables that differ from record type 'Customer'" in error.inner_text()
+    assert page.get_by_test_id("db-location").inner_text() == MANAGED
+    screenshot(page, request, "failed")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel the move").click()
+    assert "Move cancelled" in page.get_by_test_id("db-notice").inner_text()
+    customer_sql(f"DROP TABLE rt_{rt}")

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.customer_mysql import customer_database, customer_sql, good
 from tests.web import HX, csrf, log_in, page_user
+from workspace import models as m
 from workspace.db import transaction
 from workspace.services import (
+    data_copy,
     data_databases,
     data_gate,
     data_moves,
@@ -226,3 +229,52 @@ def test_a_failed_move_is_cancelled(client, runtime, admin):
     assert "Start move" in cancelled.text  # a new move may start
     info = data_databases.overview(runtime, acc)
     assert info["managed"] and info["move"]["state"] == "cancelled"
+
+
+class Killed(Exception):
+    """The mover's process died (here: after its first batch)."""
+
+
+def _kill(*_: Any) -> None:
+    raise Killed
+
+
+def copy_one_batch(runtime: Any, claim: data_moves.Claim, types: list[Any], size: int) -> None:
+    """Play a mover that dies after copying one batch: the move stays "copying", with
+    ``size`` rows of the first table copied."""
+    with transaction(runtime.control) as conn:
+        query = select(m.data_moves.c.target_id).where(m.data_moves.c.id == claim.move_id)
+        target = data_moves._engine(runtime, conn.execute(query).scalar_one())
+    data_copy.prepare_target(target, types)
+    with pytest.raises(Killed):
+        control = runtime.control
+        data_copy.copy_tables(
+            control, claim.move_id, control, target, types, batch_size=size, progress=_kill
+        )
+
+
+@pytest.mark.usefixtures("customer")
+def test_a_running_move_shows_the_rows_copied_per_table_and_is_cancelled(client, runtime, admin):
+    acc, base = admin["acc"], admin["base"]
+    rt = _lead_type(runtime, acc)
+    claim = data_moves.begin(runtime, acc, good())  # recorded; no mover runs it
+    copy_one_batch(runtime, claim, [rt], 10)
+
+    page = client.get(base)
+    assert "Copying the records…" in page.text and "33%" in page.text
+    assert "10 of 30 rows copied." in page.text
+    assert "<td>Lead</td>" in page.text and f"<code>rt_{rt.id}</code>" in page.text
+    assert '<td class="num">10 / 30</td>' in page.text
+    assert f'hx-get="{base}/move"' in page.text and f'<a href="{base}">Refresh</a>' in page.text
+    assert "A move is under way" in page.text and "Start move" not in page.text
+    polled = client.get(base + "/move", headers=HX)
+    assert polled.status_code == 200 and "HX-Redirect" not in polled.headers
+    assert "10 of 30 rows copied." in polled.text and "<html" not in polled.text
+
+    cancel = f"{base}/moves/{claim.move_id}/cancel"
+    cancelled = client.post(cancel, data={"_csrf_token": csrf(client)})
+    assert "Move cancelled: the records stay where they were." in cancelled.text
+    assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt.id}'") == []  # the copy was dropped
+    again = client.post(cancel, data={"_csrf_token": csrf(client)})
+    assert again.status_code == 409
+    assert "only an unfinished move can be cancelled" in again.text
