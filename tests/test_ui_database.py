@@ -64,6 +64,9 @@ def test_admin_connects_the_workspace_to_its_own_mysql(page: Any, db_server, req
     location = page.get_by_test_id("db-location").inner_text()
     assert location == f"MySQL database '{DB}' at 127.0.0.1:3306 as user '{USER}' (no TLS)"
     assert PASSWORD not in page.content()
+    assert page.get_by_role("link", name="Adopt a table").get_attribute("href") == (
+        f"/w/{ws}/settings/database/adopt"
+    )
     screenshot(page, request, "connected")
 
     acc = workspaces.access(runtime, principal, ws)
