@@ -23,6 +23,8 @@ from workspace.schema.fields import FieldDef, FieldError, ValueContext
 from workspace.schema.tables import RecordTypeDef
 from workspace.services.dedupe import Override, policy_override
 from workspace.services.file_values import FILE_FIELD_TYPE
+from workspace.services.files import MAX_FILES  # a file field of a form takes one upload's
+from workspace.services.form_file_kinds import KINDS
 
 #: Field types a stranger may fill in. Relations and users would show other records' titles
 #: or the team's names; other types can still be set as a hidden fixed value.
@@ -43,44 +45,6 @@ PUBLIC_TYPES = frozenset(
         FILE_FIELD_TYPE,
     }
 )
-#: What a file field of a form accepts, judged by the sniffed content type (never the
-#: type the browser declares): see :func:`kind_allows`.
-KINDS = {
-    "any": "Any file",
-    "images": "Images (JPEG, PNG, GIF, WebP, HEIC...)",
-    "documents": "Documents (PDF, office files, text)",
-}
-IMAGE_TYPES = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/webp",
-        "image/apng",
-        "image/heic",
-        "image/avif",
-        "image/tiff",
-        "image/bmp",
-    }
-)
-DOCUMENT_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/rtf",
-        "text/plain",
-        "application/msword",
-        "application/vnd.ms-excel",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "application/vnd.oasis.opendocument.presentation",
-    }
-)
-#: Files one file field of a form takes at most (as many as one upload takes).
-MAX_FILES = 10
 #: Duplicate policy -> how dedupe treats a match for submissions of this form.
 POLICIES = {
     "create": "Create a new record anyway",
@@ -177,15 +141,6 @@ class Placed:
     @property
     def max_files(self) -> int:
         return self.spec.max_files or 1
-
-
-def kind_allows(kinds: str | None, content_type: str) -> bool:
-    """Whether a file of the sniffed ``content_type`` is of the kind a file field takes."""
-    if kinds == "images":
-        return content_type in IMAGE_TYPES
-    if kinds == "documents":
-        return content_type in DOCUMENT_TYPES
-    return True
 
 
 def default_config(rt: RecordTypeDef) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from workspace.runtime import Runtime
 from workspace.services import files
 from workspace.services.file_content import Scanned, scan
 from workspace.services.files import Incoming
-from workspace.services.form_config import FormConfig, Placed, kind_allows
+from workspace.services.form_config import FormConfig, Placed
+from workspace.services.form_file_kinds import kind_allows
 from workspace.services.forms import Live
 
 #: What a field that refused a file's kind asks for instead.

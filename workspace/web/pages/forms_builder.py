@@ -19,7 +19,9 @@ from workspace.services import (
     record_types,
     workspaces,
 )
-from workspace.services.form_config import KINDS, MAX_FILES, POLICIES
+from workspace.services.files import MAX_FILES
+from workspace.services.form_config import POLICIES
+from workspace.services.form_file_kinds import KINDS
 from workspace.services.form_files import size_text
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser

@@ -35,7 +35,7 @@ class Row:
     value: str
     protect: bool
     error: str | None = None
-    #: File fields: most files per submission, and which kind (form_config.KINDS).
+    #: File fields: most files per submission, and which kind (form_file_kinds.KINDS).
     max_files: str = "1"
     kinds: str = "any"
 
