@@ -141,6 +141,8 @@ def test_adopted_table_is_edited_through_the_api_and_through_sql(api: Api, conne
     }  # fmt: skip
     assert keys["customer_name"]["config"]["required"] is True  # NOT NULL
 
+    # The readable view has the field names, as for any type in the customer's database.
+    assert len(customer_sql("SELECT `Customer Name`, `Balance €` FROM v_customers")) == 2
     found = by_name(api, ws, rt)
     emile = found["Émile Zola"]
     assert emile["version"] == 1 and emile["created_at"] is None
@@ -238,6 +240,11 @@ def test_a_chosen_mapping_and_when_records_cannot_be_created(api: Api, connected
     assert "never changes an adopted table's structure" in said
     api.patch(f"{fields}/{email['id']}", {"config": {"unique": True}}, expect=409)
     api.post(fields, {"name": "Labels", "type": "multiple_choice"}, expect=201)
+    # A field allowed more than its column holds: MySQL's refusal is a 422 naming the field.
+    api.patch(f"{fields}/{email['id']}", {"config": {"max_length": 255}}, expect=200)
+    long = {"fields": {"email": "x" * 130}}
+    refused = api.patch(f"{path}/{first['id']}", long, expect=422)["error"]
+    assert refused["fields"] == {"email": "is too long for its column in your table"}
     # The table is adopted now: it cannot be adopted twice.
     again = api.post(f"/workspaces/{ws}/types/adopt", {"table": TABLE}, expect=422)
     assert "already adopted" in again["error"]["fields"]["table"]

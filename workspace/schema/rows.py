@@ -6,13 +6,26 @@ so the services never need to know which kind of table they write to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from workspace.db import inserted_id
+from workspace.errors import ValidationFailed
 from workspace.schema.tables import RecordTypeDef
+
+#: MySQL's refusals of a value for a column (strict mode), in words for the field.
+REFUSED_VALUES = {
+    1048: "cannot be empty: its column in your table is NOT NULL",
+    1264: "is out of the range of its column in your table",
+    1265: "does not fit its column in your table",
+    1366: "does not fit its column in your table",
+    1406: "is too long for its column in your table",
+}
 
 
 def insert_rows(conn: Connection, rt: RecordTypeDef, rows: list[dict[str, Any]]) -> list[int]:
@@ -27,7 +40,8 @@ def insert_rows(conn: Connection, rt: RecordTypeDef, rows: list[dict[str, Any]])
     source, side = rt.source_table, rt.side_table
     ids = []
     for row in rows:
-        record_id = inserted_id(conn.execute(insert(source).values(_own(source, row))))
+        with _refused_values(rt):
+            record_id = inserted_id(conn.execute(insert(source).values(_own(source, row))))
         conn.execute(insert(side).values({**_own(side, row), "id": record_id}))
         ids.append(record_id)
     return ids
@@ -53,7 +67,8 @@ def update_row(
     source, side = rt.source_table, rt.side_table
     own = _own(source, values)
     if own:
-        conn.execute(update(source).where(source.c.id == record_id).values(own))
+        with _refused_values(rt):
+            conn.execute(update(source).where(source.c.id == record_id).values(own))
     bookkeeping = _own(side, values)
     done = conn.execute(
         update(side)
@@ -71,3 +86,20 @@ def update_row(
 def _own(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """The values that belong to ``table``'s columns (by key), never its primary key."""
     return {k: v for k, v in values.items() if k in table.c and k != "id"}
+
+
+@contextmanager
+def _refused_values(rt: RecordTypeDef) -> Iterator[None]:
+    """A value the customer's column refuses (the field's config may allow more than the
+    column holds, or the column was changed since adoption): 422 naming the field."""
+    try:
+        yield
+    except DBAPIError as exc:
+        args: tuple[Any, ...] = getattr(exc.orig, "args", ())
+        reason = REFUSED_VALUES.get(args[0]) if args else None
+        found = re.search(r"column '([^']*)'", str(args[1])) if len(args) > 1 else None
+        if reason is None or found is None or rt.source is None:
+            raise
+        columns = {real: column for column, real in rt.source.columns.items()}
+        f = next((f for f in rt.fields if f.column == columns.get(found.group(1))), None)
+        raise ValidationFailed.single(f.key if f else found.group(1), reason) from None
