@@ -68,3 +68,10 @@ def customer_sql(statement: str) -> list[tuple[Any, ...]]:
             return list(cursor.fetchall())
     finally:
         conn.close()
+
+
+def clear() -> None:
+    """Drop every table and view of the customer's database (between tests that reuse it:
+    record table ids start again with each fresh control database)."""
+    for name, kind in customer_sql("SHOW FULL TABLES"):
+        customer_sql(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS `{name}`")

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.customer_mysql import customer_database, customer_sql, good
+from tests.customer_mysql import clear, customer_database, customer_sql, good
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
 from workspace.db import transaction
 from workspace.runtime import build_runtime
-from workspace.services import data_gate, data_moves, definitions, records
+from workspace.services import data_gate, data_moves, record_types, records
 from workspace.services.principal import Access
 from workspace.settings import Settings
 
@@ -25,6 +25,12 @@ from workspace.settings import Settings
 def customer() -> Iterator[None]:
     with customer_database():
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_customer_database(customer: None) -> Iterator[None]:
+    yield
+    clear()
 
 
 @pytest.fixture
@@ -113,11 +119,15 @@ def test_a_process_with_a_stale_route_writes_where_the_records_are_now(
         assert other.data_engine(ws) is other.control  # cached: the managed database
         api.put(f"/workspaces/{ws}/database", good(), expect=200)  # switched by this process
         rt, _ = make_type(api, ws, "Lead", field("Name", "text"))
-        with transaction(other.control) as conn:
-            lead = definitions.build_def(conn, rt["id"], other)
-        # Within the route cache's seconds: the write still lands in the customer's table.
-        records.create(other, access, lead, {"name": "From the other process"})
-        assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]
+        # Within the route cache's seconds, the other process changes the type's table and
+        # writes a record: both land in the customer's database.
+        record_types.add_field(other, access, rt["id"], field("Phone", "phone"))
+        lead = record_types.get_type(other, access, rt["id"])
+        records.create(other, access, lead, {"name": "Ann", "phone": "+14155550100"})
+        phone = lead.field_by_key("phone").column
+        assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']} WHERE {phone} IS NOT NULL") == [
+            (1,)
+        ]
     finally:
         other.close()
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.customer_mysql import DB, customer_database, customer_sql, good
+from tests.customer_mysql import DB, clear, customer_database, customer_sql, good
 from tests.helpers import Api, field, make_type, records_path
 from tests.test_files import upload
 from workspace import models as m
@@ -41,6 +41,12 @@ COMPANIES, PEOPLE, DEALS = 1000, 7000, 2000
 def customer() -> Iterator[None]:
     with customer_database():
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_customer_database(customer: None) -> Iterator[None]:
+    yield
+    clear()
 
 
 @pytest.fixture

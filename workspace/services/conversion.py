@@ -86,6 +86,7 @@ def convert_field(
     except Conflict:
         schema_changes.release(runtime, rt.id)
         raise
+    data_engine = runtime.data_engine(acc.workspace_id)  # afresh after the claim (issue #6)
     with schema_changes.undo_on_error(runtime, rt.id):
         with unit_of_work(runtime.control, data_engine) as tx:
             losses = [loss for _, _, loss in _converted(tx, rt, old, new, ctx) if loss]

@@ -107,6 +107,7 @@ def delete_rule(runtime: Runtime, acc: Access, record_type_id: int, rule_id: int
     with transaction(runtime.control, write=True) as conn:
         conn.execute(delete(DR).where(DR.c.id == rule_id))
         schema_changes.publish(conn, rt.id)
+    runtime.data_engines.forget(acc.workspace_id)  # the keys where the records are now (#6)
     with transaction(runtime.data_engine(acc.workspace_id), write=True) as conn:
         table = rt.keys_table
         conn.execute(delete(table).where(table.c.signature == rd.signature))

@@ -47,6 +47,9 @@ def begin(runtime: Runtime, record_type_id: int, op: dict[str, Any], *, pause: b
                 if pause:
                     values.update(state="changing", schema_version=row.schema_version + 1)
                 conn.execute(update(RT).where(RT.c.id == record_type_id).values(values))
+                # Where the records live is read afresh for the change's DDL: a move may
+                # have switched the workspace since this process cached it (issue #6).
+                runtime.data_engines.forget(row.workspace_id)
                 return
         if not stale or attempt == 2:
             raise Conflict("another change to this record type is in progress; retry shortly")
