@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.customer_mysql import customer_database, customer_sql, good
 from tests.web import HX, csrf, log_in, page_user
@@ -278,3 +278,20 @@ def test_a_running_move_shows_the_rows_copied_per_table_and_is_cancelled(client,
     again = client.post(cancel, data={"_csrf_token": csrf(client)})
     assert again.status_code == 409
     assert "only an unfinished move can be cancelled" in again.text
+
+
+@pytest.mark.usefixtures("customer")
+def test_while_a_move_switches_the_page_says_writes_are_paused(client, runtime, admin):
+    acc, base = admin["acc"], admin["base"]
+    _lead_type(runtime, acc)
+    claim = data_moves.begin(runtime, acc, good())  # recorded; no mover runs it
+    with transaction(runtime.control, write=True) as conn:  # where a mover would be now
+        moves = m.data_moves
+        conn.execute(update(moves).where(moves.c.id == claim.move_id).values(state="switching"))
+    polled = client.get(base + "/move", headers=HX)
+    assert "Switching over…" in polled.text and "Writes are paused for a moment" in polled.text
+    assert f'hx-get="{base}/move"' in polled.text and "HX-Redirect" not in polled.headers
+    cancelled = client.post(
+        f"{base}/moves/{claim.move_id}/cancel", data={"_csrf_token": csrf(client)}
+    )
+    assert "Move cancelled" in cancelled.text

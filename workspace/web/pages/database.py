@@ -123,7 +123,6 @@ def render(
         values=values,
         errors=error.fields if error else {},
         error=error.message if error else None,
-        step=error.details.get("step") if error else None,
         tested=tested,
         notice=notice,
         section="database",
