@@ -242,9 +242,11 @@ def _kill(*_: Any) -> None:
 def copy_one_batch(runtime: Any, claim: data_moves.Claim, types: list[Any], size: int) -> None:
     """Play a mover that dies after copying one batch: the move stays "copying", with
     ``size`` rows of the first table copied."""
+    moves, databases = m.data_moves, m.data_databases
+    query = select(databases).join(moves, moves.c.target_id == databases.c.id)
     with transaction(runtime.control) as conn:
-        query = select(m.data_moves.c.target_id).where(m.data_moves.c.id == claim.move_id)
-        target = data_moves._engine(runtime, conn.execute(query).scalar_one())
+        row = conn.execute(query.where(moves.c.id == claim.move_id)).one()
+    target = runtime.data_engines.engine_of(row)
     data_copy.prepare_target(target, types)
     with pytest.raises(Killed):
         control = runtime.control
