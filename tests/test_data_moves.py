@@ -195,6 +195,8 @@ def test_move_to_the_customer_mysql_and_back_keeps_every_record(
     assert [r["id"] for r in after[deals]] == [r["id"] for r in before[deals]] + written
     # The records are in the customer's database, readable by plain SQL there.
     assert customer_sql(f"SELECT COUNT(*) FROM {person.table.name}") == [(PEOPLE,)]
+    views = {row[0] for row in customer_sql("SHOW FULL TABLES WHERE Table_type = 'VIEW'")}
+    assert {"v_company", "v_person", "v_deal"} <= views
     listed = api.get(shop["record"] + "/files", expect=200)
     assert [f["name"] for f in listed["items"]] == ["contract.txt"]
     content = api.client.get(
