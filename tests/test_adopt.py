@@ -209,6 +209,10 @@ def test_adopted_table_is_edited_through_the_api_and_through_sql(api: Api, conne
     assert "Linus" in by_name(api, ws, rt)
     assert structure() == before
 
+    # The table stays in the customer's database: the workspace cannot move elsewhere.
+    moves = f"/workspaces/{ws}/database/moves"
+    refused = api.post(moves, {"target": "managed"}, expect=409)["error"]["message"]
+    assert "'Customers' is a table adopted in this workspace's database" in refused
     # Deleting the record type leaves the customer's table and rows as they were.
     api.delete(f"/workspaces/{ws}/types/{rt['id']}", expect=204)
     assert customer_sql(f"SELECT COUNT(*) FROM `{TABLE}`") == [(4,)]

@@ -224,6 +224,13 @@ def _refuse_if_busy(conn: Connection, workspace_id: int) -> None:
     ).first()
     if changing is not None:
         raise Conflict(f"record type {changing.name!r} is being changed; retry when it is done")
+    types = select(RT.c.name, RT.c.source).where(RT.c.workspace_id == workspace_id)
+    adopted = next((r.name for r in conn.execute(types) if r.source), None)
+    if adopted is not None:
+        raise Conflict(
+            f"record type {adopted!r} is a table adopted in this workspace's database, which "
+            "stays there: delete that record type (its table and rows are kept) to move"
+        )
 
 
 def _refuse_adopted(conn: Connection, workspace_id: int) -> None:

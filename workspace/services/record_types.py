@@ -108,7 +108,8 @@ def create_type(
                 lease_until=now + schema_changes.LEASE,
                 unique_together=[],
                 created_at=now,
-                source=source,
+                # SQL NULL for a type of our own (a JSON column would store None as 'null').
+                **({"source": source} if source else {}),
             )
         ).inserted_primary_key
         assert inserted is not None
