@@ -2,7 +2,7 @@
 (issue #6). The page shows the progress until the move is done, the records are still there
 and now in the customer's database, the old copy is shown read-only with where it is and
 since when, and retiring it drops its tables. A running move can be cancelled; a failed one
-says why."""
+says why. While a move freezes writes, users are told it is maintenance."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 from tests.browser import LiveServer, log_in, screenshot, serving
 from tests.customer_mysql import DB, PASSWORD, USER, customer_database, customer_sql, good
 from tests.test_web_data_moves import copy_one_batch
-from workspace.services import data_moves, record_types, records, workspaces
+from workspace.db import transaction
+from workspace.services import data_gate, data_moves, record_types, records, workspaces
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
@@ -158,3 +159,28 @@ def test_a_running_move_is_cancelled_and_a_failed_one_says_why(page: Any, move_s
     page.get_by_role("button", name="Cancel the move").click()
     assert "Move cancelled" in page.get_by_test_id("db-notice").inner_text()
     customer_sql(f"DROP TABLE rt_{rt}")
+
+
+def test_a_user_who_saves_during_the_switch_is_told_to_retry(page: Any, move_server, request):
+    me, ws, rt = _workspace_with_customers(move_server)
+    runtime = move_server.runtime
+    log_in(page, move_server, me["email"])
+    page.goto(f"{move_server.url}/w/{ws}/t/{rt}")
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws)  # as a move does while it switches
+    try:
+        add = page.locator("#add-row")
+        add.get_by_label("New record: Name").fill("Customer during the move")
+        add.get_by_label("New record: Name").press("Enter")
+        flash = page.locator("#flash")
+        flash.get_by_text("Maintenance, back in a moment").wait_for()
+        assert "This workspace is being moved to another database; retry in a moment" in (
+            flash.inner_text()
+        )
+        assert add.get_by_label("New record: Name").input_value() == "Customer during the move"
+        screenshot(page, request, "maintenance")
+    finally:
+        with transaction(runtime.control, write=True) as conn:
+            data_gate.unfreeze(conn, ws)
+    add.get_by_label("New record: Name").press("Enter")  # a moment later, it is saved
+    page.get_by_text("Customer during the move", exact=True).wait_for()
