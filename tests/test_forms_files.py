@@ -103,6 +103,8 @@ def test_files_are_attached_as_the_form_and_the_submission_keeps_only_their_fact
     assert 'enctype="multipart/form-data"' in page
     assert re.search(r'<input id="f-documents" name="documents" type="file" multiple', page)
     assert re.search(r'<input id="f-photo" name="photo" type="file" accept="image/\*"', page)
+    assert "Up to 3 files: each a PDF, an office document or a text file." in page
+    assert "One file: a photo or picture (JPEG, PNG, GIF, WebP or HEIC)." in page
     files = [
         ("documents", ("contract.pdf", PDF, "application/pdf")),
         ("documents", ("notes.txt", b"call back on Monday\n", "text/plain")),
@@ -151,7 +153,7 @@ def test_files_are_attached_as_the_form_and_the_submission_keeps_only_their_fact
     user = sign_in(client, runtime)
     api.post(f"/workspaces/{desk['ws']}/members", {"email": user["email"]}, expect=201)
     listed = client.get(f"/w/{desk['ws']}/forms/{desk['form']['id']}/submissions").text
-    assert f"contract.pdf ({len(PDF)} bytes), notes.txt (20 bytes)" in listed
+    assert f"contract.pdf ({len(PDF)} B), notes.txt (20 B)" in listed
 
 
 def test_a_form_without_files_still_takes_a_plain_post(client, api, runtime, access, desk):
@@ -208,7 +210,7 @@ def test_a_file_over_the_limit_gets_413_and_nothing_is_attached(client, api, run
     files = [("documents", ("huge.pdf", big, "application/pdf"))]
     response = post(client, desk["form"], {"email": "bo@example.org"}, files)
     assert response.status_code == 413
-    assert "huge.pdf is larger than 20 kB. Please choose a smaller file." in response.text
+    assert "huge.pdf is larger than 20 KB. Please choose a smaller file." in response.text
     assert len(requests(api, desk)) == 1
     [sub] = stored(runtime, access, desk["form"])
     assert sub["outcome"] == "rejected" and "too large" in sub["reason"]

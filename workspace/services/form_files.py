@@ -175,8 +175,11 @@ def _names(names: list[str]) -> str:
 
 
 def size_text(size: int) -> str:
-    """A byte count as people read it (decimal units, as disks and browsers say)."""
-    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+    """A byte count as the record page shows it (``web.pages.files_view.human_size``: the
+    service needs it for its messages and cannot import the web layer): 999 B, 1.5 KB,
+    20 KB, powers of 1000."""
+    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
         if size >= factor:
-            return f"{size / factor:.3g} {unit}"
-    return f"{size} bytes"
+            value = size / factor
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{size} B"

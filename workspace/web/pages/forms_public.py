@@ -26,6 +26,7 @@ from workspace.errors import TooLarge
 from workspace.services import form_edits, form_intake
 from workspace.services.files import Incoming
 from workspace.services.form_config import Placed
+from workspace.services.form_files import KIND_WORDS
 from workspace.services.form_intake import HONEYPOT, Answer, Page
 from workspace.services.form_tokens import LinkError
 from workspace.web.fields import field_value
@@ -60,9 +61,11 @@ class Shown:
     help: str
     value: Any
     error: str | None
-    #: File fields: how many files the input takes, what its picker offers, a note to show.
+    #: File fields: how many files the input takes, what its picker offers and which files
+    #: it takes in words, a note to show.
     max_files: int = 1
     accept: str = ""
+    wanted: str = ""
     note: str | None = None
 
 
@@ -79,6 +82,7 @@ def shown_fields(places: list[Placed], page: Page) -> list[Shown]:
             error=page.errors.get(p.key),
             max_files=p.max_files,
             accept=ACCEPT.get(p.spec.kinds or "", ""),
+            wanted=KIND_WORDS.get(p.spec.kinds or "", ("", ""))[1],
             note=page.notes.get(p.key),
         )
         for p in places
