@@ -268,3 +268,38 @@ def test_moving_back_to_sqlite_copies_and_verifies_too(runtime, ws, target, type
         )
     finally:
         dispose(managed)
+
+
+def test_a_unique_value_moved_during_the_copy_is_made_equal_by_sync(runtime, ws, api, target):
+    """An email moves from a record already copied to one not copied yet (unique field and
+    a blocking dedupe rule): the late batch clears the stale holder, sync copies its range
+    again, and both sides verify equal."""
+    rt, made = make_type(
+        api,
+        ws,
+        "Contact",
+        field("Email", "email", unique=True),
+        rows=[{"email": f"c{i}@example.org"} for i in range(3 * BATCH)],
+    )
+    api.post(
+        f"/workspaces/{ws}/types/{rt['id']}/dedupe-rules",
+        {"rule": "email", "fields": ["email"], "on_create": "block"},
+        expect=201,
+    )
+    with transaction(runtime.control) as conn:
+        types = [definitions.build_def(conn, rt["id"], runtime)]
+    first, last = made[0], made[-1]
+    moved: list[str] = []
+
+    def move_email(table: str, copied: int) -> None:
+        if not moved:  # after the first batch: the first record gives its email away
+            moved.append(table)
+            path = f"{records_path(ws, rt)}"
+            api.patch(f"{path}/{first['id']}", {"fields": {"email": "gone@example.org"}})
+            api.patch(f"{path}/{last['id']}", {"fields": {"email": first["fields"]["email"]}})
+
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types, progress=move_email)
+    assert moved
+    data_copy.sync(runtime.data_engine(ws), target, types, batch_size=BATCH)
+    assert _verify(runtime, move, ws, target, types) == []

@@ -34,13 +34,14 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, delete, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict
-from workspace.schema import ddl
+from workspace.schema import ddl, tables
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import data_batches as batches
 from workspace.services import data_gate
@@ -180,8 +181,11 @@ def copy_tables(
     """Copy every table of the types from ``source`` to ``target`` (prepared before),
     resuming each table after its last committed batch."""
     _add_tables(control, move_id, source, types)
+    unique = unique_columns(types)
     for _, table in record_tables(types):
-        _copy_table(control, move_id, source, target, table, batch_size, progress)
+        _copy_table(
+            control, move_id, source, target, table, unique[table.name], batch_size, progress
+        )
 
 
 def _add_tables(
@@ -220,6 +224,7 @@ def _copy_table(
     source: Engine,
     target: Engine,
     table: Table,
+    unique: list[tuple[str, ...]],
     batch_size: int,
     progress: Progress | None,
 ) -> None:
@@ -234,7 +239,7 @@ def _copy_table(
             rows = batches.read_batch(conn, table, low, batch_size)
         last = len(rows) < batch_size
         high = batches.key_of(table, rows[-1]) if rows else low
-        write_range(target, table, low, None if last else high, rows)
+        write_range(target, table, low, None if last else high, rows, unique)
         copied += len(rows)
         with transaction(control, write=True) as conn:
             conn.execute(
@@ -254,14 +259,54 @@ def _copy_table(
         low = high
 
 
+def unique_columns(types: Sequence[RecordTypeDef]) -> dict[str, list[tuple[str, ...]]]:
+    """Per table, the column sets its unique indexes hold besides the primary key."""
+    found: dict[str, list[tuple[str, ...]]] = {t.name: [] for _, t in record_tables(types)}
+    for rt in types:
+        indexes = [i for i in tables.field_indexes(rt) if i.unique]
+        found[rt.table.name] = [tuple(str(e) for e in i.expressions) for i in indexes]
+        keys = [i for i in rt.keys_table.indexes if i.unique]
+        found[rt.keys_table.name] = [tuple(c.name for c in i.columns) for i in keys]
+    return found
+
+
 def write_range(
-    target: Engine, table: Table, low: batches.Key | None, high: batches.Key | None, rows: list[Any]
+    target: Engine,
+    table: Table,
+    low: batches.Key | None,
+    high: batches.Key | None,
+    rows: list[Any],
+    unique: Sequence[tuple[str, ...]] = (),
 ) -> None:
-    """Make the key range (``low``, ``high``] of the target's table hold exactly ``rows``."""
+    """Make the key range (``low``, ``high``] of the target's table hold exactly ``rows``.
+
+    A unique value may have moved, in the source, from a row copied earlier to one in this
+    range (an email changed on one record and given to a newer one while the copy ran). The
+    earlier row on the target is stale then: it is deleted so these rows fit, and the next
+    pass (``sync``) finds its range different and copies it again."""
+    values = [dict(row._mapping) for row in rows]
     with transaction(target, write=True) as conn:
         conn.execute(delete(table).where(batches.key_range(table, low, high)))
-        if rows:
-            conn.execute(insert(table), [dict(row._mapping) for row in rows])
+        if not values:
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table), values)
+        except IntegrityError:
+            for columns in unique:
+                _delete_holders(conn, table, columns, values)
+            conn.execute(insert(table), values)
+
+
+def _delete_holders(
+    conn: Connection, table: Table, columns: tuple[str, ...], values: list[dict[str, Any]]
+) -> None:
+    """Delete the target's rows holding any of these rows' values of a unique index."""
+    held = {tuple(v[name] for name in columns) for v in values}
+    held = {h for h in held if None not in h}  # NULLs never clash
+    if held:
+        key = tuple_(*(table.c[name] for name in columns))
+        conn.execute(delete(table).where(key.in_(sorted(held, key=repr))))
 
 
 def sync(
@@ -276,10 +321,11 @@ def sync(
     arrived during the copy); return how many ranges were copied. ``beat`` is called after
     each range (the mover's lease)."""
     copied = 0
+    unique = unique_columns(types)
     for _, table in record_tables(types):
         for found in batches.ranges(source, target, table, batch_size):
             if not found.equal:
-                write_range(target, table, found.low, found.high, found.rows)
+                write_range(target, table, found.low, found.high, found.rows, unique[table.name])
                 copied += 1
             if beat is not None:
                 beat()
