@@ -367,7 +367,8 @@ def _update(
         "updated_at": now,
         "updated_by": principal.user_id,
     }
-    done = update_row(conn, rt, item.record_id, current["version"], values)  # type: ignore[arg-type]
+    assert item.record_id is not None  # an update names its record
+    done = update_row(conn, rt, item.record_id, current["version"], values)
     if done != 1:  # the row is locked: this would be a bug, not a race
         raise VersionConflict(f"record {item.record_id} changed during the update; retry")
     row = {**current, **values}
