@@ -140,6 +140,9 @@ def test_adopted_table_is_edited_through_the_api_and_through_sql(api: Api, conne
         "customer_name", "e_mail", "order", "signed_up", "balance", "notes", "created", "tier"
     }  # fmt: skip
     assert keys["customer_name"]["config"]["required"] is True  # NOT NULL
+    assert rt["adopted"]["table"] == TABLE and rt["adopted"]["key"] == "Kundennr"
+    assert rt["adopted"]["columns"]["balance"] == "Balance €"
+    assert rt["adopted"]["no_create"] is None
 
     # The readable view has the field names, as for any type in the customer's database.
     assert len(customer_sql("SELECT `Customer Name`, `Balance €` FROM v_customers")) == 2
@@ -224,6 +227,7 @@ def test_a_chosen_mapping_and_when_records_cannot_be_created(api: Api, connected
     spec = {"columns": [{"column": "e-mail", "type": "text", "name": "Email"}, {"column": "Tier"}]}
     rt = adopt(api, ws, **spec)
     assert rt["name"] == TABLE
+    assert "'Customer Name' must be filled" in rt["adopted"]["no_create"]
     assert [(f["name"], f["type"]) for f in rt["fields"]] == [
         ("Email", "text"),
         ("Tier", "single_choice"),

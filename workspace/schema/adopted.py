@@ -5,6 +5,11 @@ table ``rs_<id>`` (bookkeeping), the dedupe keys table ``dk_<id>``, link tables 
 multi-valued fields, and the view ``rv_<id>`` that reads the customer's rows with their
 bookkeeping under the names of a record table. The view reads the live table, so a row that
 another system inserts or changes is seen on the next read.
+
+Why a view rather than the join in every query: the view has exactly the columns of a record
+table, so ``rt.table`` stays a plain ``Table`` and every read, filter, sort, search, keyset
+page, lock (``SELECT ... FOR UPDATE`` on a MERGE view locks the customer's row) and readable
+view works unchanged; only the writes differ, and they all pass through ``schema.rows``.
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def current_def(runtime: Runtime, conn: Connection, rt: RecordTypeDef) -> Record
 
 def public_type(rt: RecordTypeDef) -> dict[str, Any]:
     keys = {f.id: f.key for f in rt.fields}
-    return {
+    found = {
         "id": rt.id,
         "workspace": rt.workspace_id,
         "name": rt.name,
@@ -182,6 +182,15 @@ def public_type(rt: RecordTypeDef) -> dict[str, Any]:
             {"id": c.id, "fields": [keys[fid] for fid in c.field_ids]} for c in rt.unique_together
         ],
     }
+    if rt.source is not None:  # an adopted table (issue #6), and whether records can be made
+        columns = {f.key: rt.source.columns.get(f.column) for f in rt.fields}
+        found["adopted"] = {
+            "table": rt.source.table,
+            "key": rt.source.key,
+            "columns": {key: column for key, column in columns.items() if column},
+            "no_create": rt.source.no_create,
+        }
+    return found
 
 
 def public_field(f: FieldDef) -> dict[str, Any]:
