@@ -345,7 +345,7 @@ def test_file_entries_show_name_size_and_download_link(client, desk):
     }
     note("file_added", None, pdf)
     note("file_deleted", pdf, None)
-    note("file_restored", None, {**pdf, "size": 5 * 1024 * 1024})
+    note("file_restored", None, {**pdf, "size": 5_000_000})
     log_in(client, desk.owner)
     timeline = timeline_of(client.get(desk.url).text)
     restored, deleted, added = re.findall(r'<li class="event event-file.*?</li>', timeline, re.S)

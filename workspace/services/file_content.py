@@ -82,3 +82,16 @@ def clean_name(raw: str) -> str:
 
 def is_inline(content_type: str) -> bool:
     return content_type in INLINE_TYPES
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them: 0 B, 999 B, 1.5 KB, 12 MB (powers of 1000, like file
+    managers, phones and Jinja's ``filesizeformat``), the same on every page and message."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{size} B"
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"

@@ -18,7 +18,7 @@ from typing import Any
 from workspace.errors import WorkspaceError
 from workspace.runtime import Runtime
 from workspace.services import files
-from workspace.services.file_content import Scanned, scan
+from workspace.services.file_content import Scanned, human_size, scan
 from workspace.services.files import Incoming
 from workspace.services.form_config import FormConfig, Placed
 from workspace.services.form_file_kinds import kind_allows
@@ -118,7 +118,7 @@ def _problem(p: Placed, scanned: list[Scanned], max_file_bytes: int) -> str | No
         return f"{_names(wrong)} {what}. Please choose {wanted}."
     large = [s.name for s in scanned if s.size > max_file_bytes]
     if large:
-        limit = size_text(max_file_bytes)
+        limit = human_size(max_file_bytes)
         return f"{_names(large)} is larger than {limit}. Please choose a smaller file."
     return None
 
@@ -172,14 +172,3 @@ def _kept_out(runtime: Runtime, live: Live, record_id: int, p: Placed) -> str | 
 
 def _names(names: list[str]) -> str:
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def size_text(size: int) -> str:
-    """A byte count as the record page shows it (``web.pages.files_view.human_size``: the
-    service needs it for its messages and cannot import the web layer): 999 B, 1.5 KB,
-    20 KB, powers of 1000."""
-    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if size >= factor:
-            value = size / factor
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    return f"{size} B"

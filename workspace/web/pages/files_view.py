@@ -7,7 +7,7 @@ from typing import Any
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import files
-from workspace.services.file_content import is_inline
+from workspace.services.file_content import human_size, is_inline
 from workspace.services.principal import Access
 
 
@@ -54,16 +54,3 @@ def _shown(acc: Access, f: dict[str, Any], fields: set[int]) -> dict[str, Any]:
         "inline": is_inline(f["content_type"]),
         "size_label": human_size(f["size"]),
     }
-
-
-def human_size(size: int) -> str:
-    """Bytes as people read them: 0 B, 999 B, 1.5 KB, 12 MB (powers of 1000, like
-    file managers and phones)."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            break
-        value /= 1000
-    if unit == "B":
-        return f"{size} B"
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"

@@ -19,10 +19,10 @@ from workspace.services import (
     record_types,
     workspaces,
 )
+from workspace.services.file_content import human_size
 from workspace.services.files import MAX_FILES
 from workspace.services.form_config import POLICIES
 from workspace.services.form_file_kinds import KINDS
-from workspace.services.form_files import size_text
 from workspace.services.principal import Access
 from workspace.services.sessions import SessionUser
 from workspace.web.htmx import is_htmx
@@ -200,7 +200,7 @@ class FormBuilderPages(Controller):
             policies=POLICIES,
             kinds=KINDS,
             file_counts=[str(n) for n in range(1, MAX_FILES + 1)],
-            max_file_size=size_text(runtime.settings.max_file_bytes),
+            max_file_size=human_size(runtime.settings.max_file_bytes),
             rules=_rules(rt) if rt is not None else [],
             redirect_hosts=sorted(runtime.settings.form_redirect_host_set),
             public_url=str(request.base_url).rstrip("/") + form["path"],

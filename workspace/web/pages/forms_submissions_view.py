@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workspace.schema.tables import RecordTypeDef
-from workspace.services.form_files import size_text
+from workspace.services.file_content import human_size
 from workspace.services.form_intake import HONEYPOT
 
 LONGEST = 80
@@ -40,5 +40,5 @@ def summary(
 
 def _text(value: Any) -> str:
     if isinstance(value, Mapping) and "name" in value:
-        return f"{value['name']} ({size_text(int(value.get('size') or 0))})"
+        return f"{value['name']} ({human_size(int(value.get('size') or 0))})"
     return str(value)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from workspace.runtime import Runtime
 from workspace.services import comments, mentions, workspaces
+from workspace.services.file_content import human_size
 from workspace.services.principal import Access
 from workspace.web.comment_text import render
 
@@ -109,18 +110,11 @@ def views(
     return found
 
 
-def human_size(size: Any) -> str:
-    """1 B, 999 B, 1.2 KB, 3.4 MB: what a person compares at a glance."""
+def size_label(size: Any) -> str:
+    """The size an activity entry recorded, or nothing when it recorded none."""
     if not isinstance(size, int) or isinstance(size, bool):
         return ""
-    if size < 1024:
-        return f"{size} B"
-    amount, unit = size / 1024, "KB"
-    for bigger in ("MB", "GB"):
-        if amount < 1024:
-            break
-        amount, unit = amount / 1024, bigger
-    return f"{amount:.1f} {unit}"
+    return human_size(size)
 
 
 def _side(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +192,7 @@ def _file(acc: Access, item: Mapping[str, Any], field_names: Mapping[int, str]) 
     view = FileView(
         id=file_id,
         name=str(meta.get("name", "a file")),
-        size=human_size(meta.get("size")),
+        size=size_label(meta.get("size")),
         url=None if gone else f"/w/{acc.workspace_id}/files/{file_id}",
         field=field_names.get(meta.get("field", 0)),
     )
