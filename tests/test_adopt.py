@@ -342,6 +342,8 @@ def test_the_page_lists_tables_suggests_types_and_adopts_the_choices(
     # The table and a row another system inserted (no bookkeeping yet) open in the UI.
     table = client.get(f"/w/{ws}/t/{made['id']}")
     assert table.status_code == 200 and "Émile Zola" in table.text
+    assert "Your table <code>Kunden Liste</code>, adopted as it is" in table.text
+    assert "+ New record" in table.text  # `Customer Name` is used: records can be created
     first = api.get(records_path(ws, made), expect=200, sort="name")["items"][0]
     record = client.get(f"/w/{ws}/t/{made['id']}/r/{first['id']}")
     assert record.status_code == 200, record.text
