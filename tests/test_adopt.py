@@ -273,10 +273,12 @@ def test_tables_that_cannot_be_adopted_are_refused_by_name(api: Api, connected: 
         assert got["adoptable"] is False and says in got["why_not"]
         refused = api.post(f"/workspaces/{ws}/types/adopt", {"table": table}, expect=422)
         assert table in refused["error"]["fields"]["table"] and says in refused["error"]["message"]
-    bad = {"table": TABLE, "columns": [{"column": "Photo"}, {"column": "order", "type": "date"}]}
+    chosen = [{"column": "Photo"}, {"column": "order", "type": "date"}, {"column": ["order"]}]
+    bad = {"table": TABLE, "columns": chosen}
     fields = api.post(f"/workspaces/{ws}/types/adopt", bad, expect=422)["error"]["fields"]
     assert "not offered" in fields["columns[0].column"]
     assert fields["columns[1].type"] == "'order' can be: number"
+    assert fields["columns[2].column"] == "no column \"['order']\" in the table"
     api.post(f"/workspaces/{ws}/types/adopt", {"table": "nope"}, expect=422)
 
 

@@ -352,7 +352,8 @@ def _chosen(columns: list[Column], wanted: Any) -> list[tuple[Column, str, str |
         if not isinstance(item, Mapping) or set(item) - {"column", "type", "name"}:
             errors[label] = "must be an object with column, and optionally type and name"
             continue
-        column = by_name.get(item.get("column"))  # type: ignore[arg-type]
+        wanted_name = item.get("column")
+        column = by_name.get(wanted_name) if isinstance(wanted_name, str) else None
         if column is None:
             errors[label + ".column"] = f"no column {str(item.get('column'))[:64]!r} in the table"
         elif not column.types:
