@@ -66,8 +66,12 @@ def _see_the_customers(page: Any, server: LiveServer, ws: int, rt: int) -> None:
 
 
 def _wait_until_done(page: Any) -> None:
-    """The page polls the progress and reloads itself when the move has finished."""
-    page.get_by_test_id("db-move-state").filter(has_text="Move finished").wait_for(timeout=60_000)
+    """The page polls the progress and loads again once the move has stopped: done (or
+    failed, saying why)."""
+    state = "[data-testid=db-move-state]"
+    stopped = page.locator(f".notice{state}, .error-box{state}")
+    stopped.wait_for(timeout=60_000)
+    assert "Move finished" in stopped.inner_text(), stopped.inner_text()
 
 
 def test_admin_moves_the_workspace_to_their_mysql_and_back(page: Any, move_server, request):
@@ -114,9 +118,11 @@ def test_admin_moves_the_workspace_to_their_mysql_and_back(page: Any, move_serve
     assert CUSTOMER in page.get_by_test_id("db-old-copy").inner_text()
     screenshot(page, request, "moved-back")
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked.clear()
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Retire old copy").click()
     assert "Old copy retired" in page.get_by_test_id("db-notice").inner_text()
+    assert asked[0].startswith(f"Retire the old copy ({CUSTOMER})? This drops its 3 tables")
     assert page.get_by_test_id("db-old-copy").count() == 0
     assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt}'") == []
     screenshot(page, request, "retired")
