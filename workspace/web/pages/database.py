@@ -118,7 +118,7 @@ def render(
     context.update(
         info=info,
         move=move,
-        moving=bool(move and move["state"] in data_moves.RUNNING),
+        moving=under_way(move),
         unfinished=bool(move and move["state"] in data_gate.UNFINISHED),
         values=values,
         errors=error.fields if error else {},
@@ -129,6 +129,11 @@ def render(
     )
     status = error.status if error else 200
     return Template("database/page.html", context=context, status_code=status)
+
+
+def under_way(move: dict[str, Any] | None) -> bool:
+    """Whether a move is copying or switching: the page polls its progress."""
+    return bool(move and move["state"] in data_moves.RUNNING)
 
 
 def base_url(workspace_id: int) -> str:

@@ -15,7 +15,7 @@ from workspace.errors import WorkspaceError
 from workspace.runtime import Runtime
 from workspace.services import data_databases, data_moves
 from workspace.services.sessions import SessionUser
-from workspace.web.pages.database import PAGE, back, base_url, render
+from workspace.web.pages.database import PAGE, back, base_url, render, under_way
 from workspace.web.pages.nav import workspace_context
 from workspace.web.pages.session import RuntimeDep, UserDep
 
@@ -34,7 +34,7 @@ class DatabaseMovePages(Controller):
         it): where the records live, the old copy and the form change with it."""
         acc, context = workspace_context(runtime, user, workspace_id)
         move = data_databases.overview(runtime, acc)["move"]
-        moving = bool(move and move["state"] in data_moves.RUNNING)
+        moving = under_way(move)
         context.update(move=move, moving=moving)
         headers = None if moving else {"HX-Redirect": base_url(workspace_id)}
         return Template("database/_move.html", context=context, headers=headers)
