@@ -34,12 +34,26 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, Table, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
 from workspace.clock import utcnow
-from workspace.db import inserted_id, transaction
+from workspace.db import inserted_id, is_mysql, transaction
 from workspace.errors import Conflict
 from workspace.schema import ddl, tables
 from workspace.schema.tables import RecordTypeDef
@@ -47,6 +61,13 @@ from workspace.services import data_batches as batches
 from workspace.services import data_gate
 
 MOVES, TABLES = m.data_moves, m.data_move_tables
+#: The views of the connection's MySQL database with their SQL (shown to their definer
+#: without the SHOW VIEW privilege, which SHOW CREATE VIEW would need).
+VIEWS = (
+    select(column("TABLE_NAME", String), column("VIEW_DEFINITION", String))
+    .select_from(sql_table("VIEWS", schema="information_schema"))
+    .where(column("TABLE_SCHEMA") == func.database())
+)
 DEFAULT_BATCH = 1000
 #: Told after each batch is committed on the target and recorded in the control database:
 #: (table name, rows copied of it so far).
@@ -333,10 +354,16 @@ def sync(
 
 
 def drop_tables(engine: Engine, names: Sequence[str]) -> None:
-    """Drop tables a move copied (an old copy being retired, a cancelled move's copy): only
-    names recorded in ``data_move_tables``, made by this server for this workspace. A type
-    changed or deleted since has no definition matching them any more, so they go by name."""
+    """Drop tables a move copied (an old copy being retired, a cancelled move's copy), and
+    the readable views over them: only names recorded in ``data_move_tables``, made by this
+    server for this workspace. A type changed or deleted since has no definition matching
+    them any more, so they go by name."""
     with transaction(engine, write=True) as conn:
+        if is_mysql(conn):  # readable views are made only in MySQL databases
+            quoted = [f"`{name}`" for name in names]
+            for view, body in conn.execute(VIEWS):
+                if any(q in (body or "") for q in quoted):
+                    ddl.drop_view(conn, view)
         present = ddl.existing_tables(conn)
         for name in names:
             if name in present:
