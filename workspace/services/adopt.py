@@ -45,7 +45,8 @@ FEATURES = {
         "the database does not move the version)",
         "Created and updated by and at (unknown for rows other systems inserted)",
         "Delete and restore: a deleted record stays in your table, hidden from the server",
-        "Dedupe keys (kept in dk_<id>); rows inserted directly are matched after a rescan",
+        "Duplicate checks (match keys kept in dk_<id>): rows other systems insert or change "
+        "are matched only once they are saved through the server, or when a rule is added",
     ],
     "not_available": [
         "Unique fields and unique combinations (they would need an index on your table)",
