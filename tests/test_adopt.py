@@ -9,7 +9,9 @@ control database is SQLite or MySQL.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ import pytest
 from tests.customer_mysql import customer_database, customer_sql, good
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf, log_in, page_user
+from workspace.errors import VersionConflict
+from workspace.services import records
+from workspace.services.definitions import open_type
 from workspace.settings import Settings
 
 TABLE = "Kunden Liste"
@@ -373,3 +378,31 @@ def test_the_page_lists_tables_suggests_types_and_adopts_the_choices(
     refused = client.post(base, data=again)
     assert refused.status_code == 422 and "already adopted" in refused.text
     assert client.post(base, data={"table": TABLE}).status_code == 403
+
+
+def test_concurrent_edits_of_one_version_let_exactly_one_through(
+    api: Api, connected: int, runtime: Any, access: Any
+):
+    """Both writers read version 1 of a row other systems inserted (no side row yet); the
+    lock on the customer's row through the view, then the side row, let only one win."""
+    rt_made = adopt(api, connected, name="Racers")
+    _, rt = open_type(runtime, access.principal, connected, rt_made["id"])
+    (row,) = customer_sql(f"SELECT Kundennr FROM `{TABLE}` WHERE `order` = 1")
+    start = threading.Barrier(8)
+
+    def edit(n: int) -> str:
+        start.wait()
+        try:
+            records.update_record(runtime, access, rt, row[0], {"order": 10 + n}, version=1)
+        except VersionConflict:
+            return "conflict"
+        return "written"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(edit, range(8)))
+    assert outcomes == ["conflict"] * 7 + ["written"]
+    got = api.get(f"{records_path(connected, rt_made)}/{row[0]}", expect=200)
+    assert got["version"] == 2
+    assert customer_sql(f"SELECT `order` FROM `{TABLE}` WHERE Kundennr = {row[0]}") == [
+        (got["fields"]["order"],)
+    ]
