@@ -139,7 +139,7 @@ def test_a_workspace_with_an_adopted_table_is_not_moved(api: Api, ws: int):
         api.put(f"/workspaces/{ws}/database", good(), expect=200)
         api.post(f"/workspaces/{ws}/types/adopt", {"table": "Their list"}, expect=201)
         refused = api.post(f"/workspaces/{ws}/database/moves", {"target": "managed"}, expect=409)
-        assert "adopted from your database" in refused["error"]["message"]
+        assert "'Their list' is a table adopted" in refused["error"]["message"]
         assert api.get(f"/workspaces/{ws}/database", expect=200)["move"] is None
     finally:
         customer_sql("DROP TABLE IF EXISTS `Their list`")

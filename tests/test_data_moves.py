@@ -30,7 +30,7 @@ from workspace import models as m
 from workspace.db import transaction
 from workspace.errors import DataMoving
 from workspace.runtime import Runtime
-from workspace.services import data_copy, data_moves, definitions, records
+from workspace.services import data_copy, data_mover, data_moves, definitions, records
 from workspace.services.principal import Access
 from workspace.settings import Settings
 
@@ -71,7 +71,7 @@ def wait_for(api: Api, ws: int, move_id: int, timeout: float = 120) -> dict[str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         move = api.get(moves(ws, f"/{move_id}"), expect=200)
-        if move["state"] not in data_moves.RUNNING:
+        if move["state"] not in data_mover.RUNNING:
             return dict(move)
         time.sleep(0.1)
     raise AssertionError(f"move still running after {timeout} s: {move}")
@@ -295,13 +295,13 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
     name = company.field_by_key("name").column
     claim = data_moves.begin(runtime, access, good())
     # Someone's trigger on the customer's database rewrites one row as it is copied.
-    data_copy.prepare_target(data_moves._engine(runtime, _target_id(runtime, claim)), [company])
+    data_copy.prepare_target(data_mover.engine_of(runtime, _target_id(runtime, claim)), [company])
     customer_sql(
         f"CREATE TRIGGER tamper BEFORE INSERT ON {company.table.name} FOR EACH ROW "
         f"SET NEW.{name} = IF(NEW.id % 500 = 7, 'tampered', NEW.{name})"
     )
     try:
-        assert data_moves.run(runtime, claim) == "failed"
+        assert data_mover.run(runtime, claim) == "failed"
         failed = api.get(moves(ws, f"/{claim.move_id}"), expect=200)
         assert failed["state"] == "failed"
         assert f"{company.table.name}: rows after" in failed["error"]
@@ -318,7 +318,7 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
     assert api.get(f"/workspaces/{ws}/database", expect=200)["managed"] is False
 
 
-def _target_id(runtime: Runtime, claim: data_moves.Claim) -> int:
+def _target_id(runtime: Runtime, claim: data_mover.Claim) -> int:
     with transaction(runtime.control) as conn:
         return int(
             conn.execute(
@@ -335,12 +335,12 @@ def test_cancel_drops_the_copy_and_only_admins_move(
     api.post(f"/workspaces/{ws}/members", {"email": member["email"], "role": "member"}, expect=201)
     as_user(token).post(moves(ws), {"target": good()}, expect=403)
     claim = data_moves.begin(runtime, access, good())
-    assert data_moves.run(runtime, claim) == "done"
+    assert data_mover.run(runtime, claim) == "done"
     api.post(moves(ws, f"/{claim.move_id}/cancel"), expect=409)
     back = data_moves.begin(runtime, access, "managed")
     cancelled = api.post(moves(ws, f"/{back.move_id}/cancel"), expect=200)
     assert cancelled["state"] == "cancelled"
-    assert data_moves.run(runtime, back) == "lost"
+    assert data_mover.run(runtime, back) == "lost"
     assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]  # still the live copy
     api.post(records_path(ws, rt), {"fields": {"name": "Bo"}}, expect=201)
     assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(2,)]

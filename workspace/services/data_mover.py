@@ -1,0 +1,296 @@
+"""The mover of a data move: copy, freeze, make equal, verify and switch, under a lease
+(issue #6; started, retried and cancelled by :mod:`workspace.services.data_moves`).
+
+It copies every record, link and dedupe keys table in keyset batches
+(:mod:`workspace.services.data_copy`) while writes go on, then once more the ranges those
+writes changed; freezes record writes (:mod:`workspace.services.data_gate`), copies again
+every range whose checksum still differs and verifies every table; then switches in one
+control transaction: the target becomes active, the source the read-only old copy, the
+workspace's data epoch is bumped and writes are let in again. A difference that remains
+fails the move, naming the table and key range, and switches nothing.
+
+The mover holds a lease on the move row and renews it after every batch and range; a
+process that dies leaves a lease that runs out, and whoever claims it next carries on from
+the per-table progress (a move killed while frozen stays frozen until then). A mover whose
+lease was taken over, or whose move was cancelled, stops without writing anything more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+
+from workspace import models as m
+from workspace.clock import utcnow
+from workspace.db import transaction
+from workspace.errors import WorkspaceError
+from workspace.runtime import Runtime
+from workspace.schema.tables import RecordTypeDef
+from workspace.services import (
+    data_copy,
+    data_databases,
+    data_gate,
+    data_move_status,
+    data_verify,
+    data_views,
+    definitions,
+)
+
+log = logging.getLogger(__name__)
+
+MOVES, TABLES, D, RT = m.data_moves, m.data_move_tables, m.data_databases, m.record_types
+#: A mover renews its lease after every batch; a lease older than LEASE means it died.
+LEASE = dt.timedelta(seconds=15)
+#: States a mover works in.
+RUNNING = ("copying", "switching")
+
+
+class MoveStopped(Exception):
+    """The move cannot finish (the copy differs from the source after copying it again);
+    the message names the table and the key range."""
+
+
+class LeaseLost(Exception):
+    """The move was cancelled or taken over by another process: this one stops."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to work on a move: its id and the lease token this process holds."""
+
+    move_id: int
+    token: str
+
+
+# ---- the move's databases and tables ------------------------------------------------
+
+
+def table_names(conn: Connection, move_id: int) -> list[str]:
+    """The tables a move copies (or copied): its source's, and the target's copies of them."""
+    query = select(TABLES.c.table_name).where(TABLES.c.move_id == move_id)
+    return list(conn.execute(query).scalars())
+
+
+def engine_of(runtime: Runtime, data_database_id: int | None) -> Engine:
+    """The engine of a data database by row id (None: the managed one)."""
+    if data_database_id is None:
+        return runtime.control
+    with transaction(runtime.control) as conn:
+        row = conn.execute(select(D).where(D.c.id == data_database_id)).one()
+    return runtime.data_engines.engine_of(row)
+
+
+def retire_old(conn: Connection, move: Any) -> None:
+    """The move's old copy is gone (retired, or replaced by a move onto its database)."""
+    now = utcnow()
+    conn.execute(update(MOVES).where(MOVES.c.id == move.id).values(old_copy="retired"))
+    if move.source_id is not None:
+        conn.execute(
+            update(D).where(D.c.id == move.source_id).values(role="retired", updated_at=now)
+        )
+
+
+# ---- running ---------------------------------------------------------------------------
+
+
+def spawn(runtime: Runtime, claim: Claim) -> None:
+    """Run the move in a daemon thread: if the process ends, the lease runs out and the
+    next start resumes it."""
+    name = f"data-move-{claim.move_id}"
+    threading.Thread(target=run, args=(runtime, claim), name=name, daemon=True).start()
+
+
+def run(runtime: Runtime, claim: Claim, *, batch_size: int = data_copy.DEFAULT_BATCH) -> str:
+    """Copy, freeze, make equal, verify and switch; return the final state (done, failed,
+    or lost when the move was cancelled or taken over meanwhile)."""
+    try:
+        _run(runtime, claim, batch_size)
+    except LeaseLost:
+        return "lost"
+    except (MoveStopped, WorkspaceError) as exc:
+        reason = exc.message if isinstance(exc, WorkspaceError) else str(exc)
+        log.warning("data move %s failed: %s", claim.move_id, reason)
+        _fail(runtime, claim, reason)
+        return "failed"
+    except Exception as exc:
+        # A bug or a database outage: stop with the reason on the page rather than leave a
+        # move that looks alive (and a workspace frozen); the admin can retry.
+        log.exception("data move %s failed", claim.move_id)
+        _fail(runtime, claim, f"unexpected error: {type(exc).__name__}: {exc}")
+        return "failed"
+    return "done"
+
+
+def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
+    move = _renew(runtime, claim)
+    ws = move.workspace_id
+    source, target = engine_of(runtime, move.source_id), engine_of(runtime, move.target_id)
+    types = _types(runtime, ws)
+    control = runtime.control
+
+    def beat(*_: Any) -> None:
+        _renew(runtime, claim)
+
+    if move.state == "copying":
+        _clear_old_copy_on(runtime, move)
+        data_copy.prepare_target(target, types)
+        data_copy.copy_tables(
+            control, move.id, source, target, types, batch_size=batch_size, progress=beat
+        )
+        # Catch up with the writes made during the copy while they still may go on, so the
+        # frozen pass below has little left to do.
+        data_copy.sync(source, target, types, batch_size=batch_size, beat=beat)
+        with transaction(control, write=True) as conn:
+            data_gate.freeze(conn, ws)
+            _extend(conn, claim, state="switching")
+    data_copy.sync(source, target, types, batch_size=batch_size, beat=beat)
+    bad = data_verify.verify(
+        control, move.id, source, target, types, batch_size=batch_size, beat=beat
+    )
+    if bad:
+        raise MoveStopped(
+            "the copy differs from the source after copying it again: "
+            + "; ".join(str(b.mismatch) for b in bad)
+            + ". Nothing was switched; the records stay where they were."
+        )
+    _switch(runtime, claim)
+    runtime.data_engines.forget(ws)
+    for rt in types:
+        data_views.refresh_quietly(runtime, ws, rt.id)
+
+
+def _types(runtime: Runtime, workspace_id: int) -> list[RecordTypeDef]:
+    with transaction(runtime.control) as conn:
+        ids = conn.execute(
+            select(RT.c.id).where(RT.c.workspace_id == workspace_id).order_by(RT.c.id)
+        ).scalars()
+        return [definitions.build_def(conn, i, runtime) for i in list(ids)]
+
+
+def _clear_old_copy_on(runtime: Runtime, move: Any) -> None:
+    """Before the first batch: an old copy of this workspace on the target (moving back) is
+    stale; its tables are dropped so the copy starts from tables made afresh."""
+    with transaction(runtime.control) as conn:
+        if table_names(conn, move.id):
+            return  # resumed: the tables there are this move's own
+        earlier = conn.execute(
+            select(MOVES).where(
+                MOVES.c.workspace_id == move.workspace_id,
+                MOVES.c.old_copy == "kept",
+                MOVES.c.id != move.id,
+            )
+        ).all()
+        stale = [e for e in earlier if same_place(conn, e.source_id, move.target_id)]
+        names = {e.id: table_names(conn, e.id) for e in stale}
+    for e in stale:
+        data_copy.drop_tables(engine_of(runtime, e.source_id), names[e.id])
+        with transaction(runtime.control, write=True) as conn:
+            retire_old(conn, e)
+
+
+def same_place(conn: Connection, a: int | None, b: int | None) -> bool:
+    """Whether two data databases (None: the managed one) are the same database."""
+    if a is None or b is None:
+        return a is None and b is None
+    rows = conn.execute(select(D.c.host, D.c.port, D.c.database_name).where(D.c.id.in_((a, b))))
+    return len({tuple(row) for row in rows}) == 1
+
+
+def _renew(runtime: Runtime, claim: Claim) -> Any:
+    """Extend the lease and return the move row."""
+    with transaction(runtime.control, write=True) as conn:
+        _extend(conn, claim)
+        return conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+
+
+def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
+    """Extend the lease (and write ``values``); LeaseLost if the move is no longer ours."""
+    done = conn.execute(
+        update(MOVES)
+        .where(
+            MOVES.c.id == claim.move_id,
+            MOVES.c.lease_token == claim.token,
+            MOVES.c.state.in_(RUNNING),
+        )
+        .values(lease_until=utcnow() + LEASE, **values)
+    )
+    if done.rowcount != 1:
+        raise LeaseLost(claim.move_id)
+
+
+def _switch(runtime: Runtime, claim: Claim) -> None:
+    """The target becomes the workspace's data database in one control transaction."""
+    with transaction(runtime.control, write=True) as conn:
+        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+        data_gate.lock_workspace(conn, row.workspace_id, exclusive=True)
+        _extend(conn, claim)
+        now = utcnow()
+        if row.source_id is not None:
+            conn.execute(
+                update(D).where(D.c.id == row.source_id).values(role="old", updated_at=now)
+            )
+        if row.target_id is not None:
+            conn.execute(
+                update(D).where(D.c.id == row.target_id).values(role="active", updated_at=now)
+            )
+        data_gate.unfreeze(conn, row.workspace_id)
+        data_gate.bump_epoch(conn, row.workspace_id)
+        conn.execute(
+            update(MOVES)
+            .where(MOVES.c.id == row.id)
+            .values(
+                state="done", old_copy="kept", finished_at=now, lease_token=None, lease_until=None
+            )
+        )
+        moved = data_move_status.public(conn, row)
+        old, new = moved["source"], moved["target"]
+        copied = f"{new} ({moved['total_rows']} rows copied and verified; old copy kept)"
+        data_databases.log(conn, row.workspace_id, None, old, copied)
+
+
+def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
+    """Stop the move as failed and let writes in again where the records are."""
+    with transaction(runtime.control, write=True) as conn:
+        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+        data_gate.lock_workspace(conn, row.workspace_id, exclusive=True)
+        done = conn.execute(
+            update(MOVES)
+            .where(MOVES.c.id == claim.move_id, MOVES.c.lease_token == claim.token)
+            .values(
+                state="failed",
+                error=reason[:2000],
+                finished_at=utcnow(),
+                lease_token=None,
+                lease_until=None,
+            )
+        )
+        if done.rowcount:
+            data_gate.unfreeze(conn, row.workspace_id)
+
+
+def claim_orphans(runtime: Runtime) -> list[Claim]:
+    """Take over every running move whose mover's lease ran out."""
+    expired = and_(
+        MOVES.c.state.in_(RUNNING),
+        or_(MOVES.c.lease_until.is_(None), MOVES.c.lease_until < utcnow()),
+    )
+    with transaction(runtime.control) as conn:
+        ids = list(conn.execute(select(MOVES.c.id).where(expired)).scalars())
+    claims = []
+    for move_id in ids:
+        token = uuid.uuid4().hex
+        with transaction(runtime.control, write=True) as conn:
+            taken = conn.execute(
+                update(MOVES)
+                .where(MOVES.c.id == move_id, expired)
+                .values(lease_token=token, lease_until=utcnow() + LEASE)
+            ).rowcount
+        if taken == 1:
+            claims.append(Claim(move_id, token))
+    return claims
