@@ -406,3 +406,18 @@ def test_concurrent_edits_of_one_version_let_exactly_one_through(
     assert customer_sql(f"SELECT `order` FROM `{TABLE}` WHERE Kundennr = {row[0]}") == [
         (got["fields"]["order"],)
     ]
+
+
+def test_rows_deleted_in_sql_neither_match_nor_block_duplicates(api: Api, connected: int):
+    ws = connected
+    rt = adopt(api, ws, name="Customers")
+    path = records_path(ws, rt)
+    rule = {"rule": "email", "fields": ["e_mail"], "on_create": "block"}
+    api.post(f"/workspaces/{ws}/types/{rt['id']}/dedupe-rules", rule, expect=201)
+    ann = {"customer_name": "Ann", "order": 1, "e_mail": "ann@example.org"}
+    made = api.post(path, {"fields": ann}, expect=201)
+    api.post(path, {"fields": {**ann, "customer_name": "Ann B."}}, expect=409)  # on file
+    customer_sql(f"DELETE FROM `{TABLE}` WHERE Kundennr = {made['id']}")
+    again = api.post(path, {"fields": ann}, expect=201)
+    assert again["id"] != made["id"]
+    api.post(path, {"fields": {**ann, "customer_name": "Ann C."}}, expect=409)

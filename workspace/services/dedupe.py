@@ -144,7 +144,17 @@ def holders(
         )
         for key, record_id in rows:
             found.setdefault(key, set()).add(record_id)
-    return found
+    gone = _gone(conn, rt, {i for ids in found.values() for i in ids})
+    return {key: ids - gone for key, ids in found.items() if ids - gone}
+
+
+def _gone(conn: Connection, rt: RecordTypeDef, ids: set[int]) -> set[int]:
+    """Of ``ids``, the records of an adopted table (issue #6) whose rows other systems
+    deleted in SQL: their keys stay behind, and must neither match nor block anyone."""
+    if rt.source is None or not ids:
+        return set()
+    query = select(rt.table.c.id).where(rt.table.c.id.in_(sorted(ids)))
+    return ids - set(conn.execute(query).scalars())
 
 
 def score_candidates(
@@ -284,6 +294,7 @@ def write_keys(
                     }
                 )
     rows = _unique_rows(rows)
+    _drop_gone_holders(conn, rt, rows)
     taken = _enforced_elsewhere(conn, rt, [r for r in rows if r["enforced"] and not r["_strict"]])
     for row in rows:
         if not row.pop("_strict") and (row["signature"], row["key"]) in taken:
@@ -304,6 +315,21 @@ def _enforced_elsewhere(
         table.c.record_id.not_in(sorted({r["record_id"] for r in rows})),
     )
     return {(signature, key) for signature, key in conn.execute(query)}
+
+
+def _drop_gone_holders(conn: Connection, rt: RecordTypeDef, rows: list[dict[str, Any]]) -> None:
+    """Before new keys go in: drop the same keys held by rows deleted in SQL (see
+    :func:`_gone`), which the unique index would otherwise hold against them."""
+    if rt.source is None or not rows:
+        return
+    table = rt.keys_table
+    held = select(table.c.record_id).where(
+        table.c.key.in_(sorted({r["key"] for r in rows})),
+        table.c.record_id.not_in(sorted({r["record_id"] for r in rows})),
+    )
+    gone = _gone(conn, rt, set(conn.execute(held).scalars()))
+    if gone:
+        conn.execute(delete(table).where(table.c.record_id.in_(sorted(gone))))
 
 
 def _unique_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
