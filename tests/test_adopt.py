@@ -421,3 +421,27 @@ def test_rows_deleted_in_sql_neither_match_nor_block_duplicates(api: Api, connec
     again = api.post(path, {"fields": ann}, expect=201)
     assert again["id"] != made["id"]
     api.post(path, {"fields": {**ann, "customer_name": "Ann C."}}, expect=409)
+
+
+def test_quotes_and_backticks_in_names_are_only_ever_quoted(api: Api, connected: int):
+    ws = connected
+    odd, code, date = 'it\'s "odd"', "a`b; DROP TABLE x", 'Ünïcödé "name"'
+    sql_odd, sql_code = odd, code.replace("`", "``")
+    customer_sql(f"DROP TABLE IF EXISTS `{sql_odd}`")
+    customer_sql(
+        f"CREATE TABLE `{sql_odd}` (`k``ey` BIGINT AUTO_INCREMENT PRIMARY KEY, "
+        f"`{sql_code}` VARCHAR(20), `{date}` DATE)"
+    )
+    customer_sql(f"INSERT INTO `{sql_odd}` (`{sql_code}`) VALUES ('first')")
+    assert odd in [t["name"] for t in api.get(tables(ws), expect=200)["tables"]]
+    assert api.get(tables(ws, odd), expect=200)["key"] == "k`ey"
+    rt = api.post(f"/workspaces/{ws}/types/adopt", {"table": odd}, expect=201)
+    assert [f["name"] for f in rt["fields"]] == [code, date]
+    keys = [f["key"] for f in rt["fields"]]
+    sent = {"fields": {keys[0]: "second", keys[1]: "2026-02-03"}}
+    made = api.post(records_path(ws, rt), sent, expect=201)
+    rows = customer_sql(f"SELECT `k``ey`, `{sql_code}`, `{date}` FROM `{sql_odd}` ORDER BY 1")
+    assert [r[1] for r in rows] == ["first", "second"] and rows[1][0] == made["id"]
+    assert str(rows[1][2]) == "2026-02-03"
+    listed = api.get(records_path(ws, rt), expect=200, sort=keys[0])["items"]
+    assert [r["fields"][keys[0]] for r in listed] == ["first", "second"]

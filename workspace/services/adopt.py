@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Column as SaColumn
+from sqlalchemy import Connection, Integer, MetaData, String, Table, func, inspect, select
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects import mysql
 
@@ -29,6 +30,16 @@ from workspace.services.field_specs import only_keys
 from workspace.services.principal import Access
 
 RT = m.record_types
+#: information_schema.COLUMNS, as far as it is read here.
+INFO = Table(
+    "COLUMNS",
+    MetaData(schema="information_schema"),
+    SaColumn("TABLE_SCHEMA", String(64), key="table_schema"),
+    SaColumn("TABLE_NAME", String(64), key="table_name"),
+    SaColumn("COLUMN_NAME", String(64), key="column_name"),
+    SaColumn("COLUMN_KEY", String(3), key="column_key"),
+    SaColumn("ORDINAL_POSITION", Integer, key="ordinal_position"),
+)
 #: What an adopted table can do, said plainly wherever adopting is offered.
 FEATURES = {
     "plain_table": [
@@ -173,16 +184,23 @@ def _adopted(runtime: Runtime, acc: Access) -> dict[str, dict[str, Any]]:
 
 
 def _columns(data: Connection, table: str) -> list[Column]:
-    inspector = inspect(data)
-    keys = inspector.get_pk_constraint(table)["constrained_columns"]
+    """The table's columns: names and keys as information_schema has them, types as
+    SQLAlchemy reflects them (same order). The reflection parses SHOW CREATE TABLE and leaves
+    a backtick in a name doubled (```a``b``` reads as "a``b")."""
+    named = data.execute(
+        select(INFO.c.column_name, INFO.c.column_key)
+        .where(INFO.c.table_schema == func.database(), INFO.c.table_name == table)
+        .order_by(INFO.c.ordinal_position)
+    ).all()
+    keys = [row.column_name for row in named if row.column_key == "PRI"]
     found = []
-    for c in inspector.get_columns(table):
+    for row, c in zip(named, inspect(data).get_columns(table), strict=True):
         column = Column(
-            name=c["name"],
+            name=row.column_name,
             sql_type=_sql_type(c["type"]),
             nullable=bool(c["nullable"]),
             default=None if c.get("default") is None else str(c["default"]),
-            primary_key=c["name"] in keys,
+            primary_key=row.column_name in keys,
             auto_increment=c.get("autoincrement") is True,
             integer=isinstance(c["type"], sa_types.Integer),
         )
