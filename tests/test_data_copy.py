@@ -303,3 +303,17 @@ def test_a_unique_value_moved_during_the_copy_is_made_equal_by_sync(runtime, ws,
     assert moved
     data_copy.sync(runtime.data_engine(ws), target, types, batch_size=BATCH)
     assert _verify(runtime, move, ws, target, types) == []
+
+
+def test_verify_with_repair_copies_a_differing_range_again_and_passes(runtime, ws, target, types):
+    _company, person = types
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+    with transaction(target, write=True) as conn:
+        conn.execute(text(f"DELETE FROM {person.table.name} WHERE id % 97 = 3"))
+    source = runtime.data_engine(ws)
+    repaired = data_verify.verify(
+        runtime.control, move, source, target, types, batch_size=BATCH, repair=True
+    )
+    assert repaired == []
+    assert _verify(runtime, move, ws, target, types) == []

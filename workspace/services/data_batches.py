@@ -105,15 +105,27 @@ def ranges(source: Engine, target: Engine, table: Table, size: int) -> Iterator[
             rows = read_batch(conn, table, low, size)
         last = len(rows) < size
         high = None if last else key_of(table, rows[-1])
-        with transaction(target) as conn:
-            # One row more than the source has tells a surplus apart from a match.
-            theirs = read_range(conn, table, low, high, len(rows) + 1)
         ours = digest(rows)
-        equal = len(theirs) == len(rows) and digest(theirs) == ours
-        yield Range(low, high, rows, ours, equal)
+        yield Range(low, high, rows, ours, matches(target, table, low, high, rows, ours))
         if last:
             return
         low = high
+
+
+def matches(
+    target: Engine,
+    table: Table,
+    low: Key | None,
+    high: Key | None,
+    rows: Sequence[Row[Any]],
+    checksum: str,
+) -> bool:
+    """Whether the target holds exactly ``rows`` (whose digest is ``checksum``) in the key
+    range after ``low`` up to ``high``."""
+    with transaction(target) as conn:
+        # One row more than the source has tells a surplus apart from a match.
+        theirs = read_range(conn, table, low, high, len(rows) + 1)
+    return len(theirs) == len(rows) and digest(theirs) == checksum
 
 
 def count(conn: Connection, table: Table) -> int:

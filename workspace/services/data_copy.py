@@ -11,10 +11,10 @@ The record data of a workspace is, per record type, its table ``rt_<id>``, a lin
    their primary keys, and keeps in ``data_move_tables`` the last key whose batch is
    committed on the target. A copy killed half way resumes after that key.
 3. :func:`sync` walks both sides in the source's key ranges, compares each range's checksum
-   and copies again the ranges that differ: run while the workspace is frozen, it makes the
-   target equal to the source after writes that arrived during the copy.
-4. ``data_verify.verify`` compares row counts and checksums of both sides; :func:`retry`
-   copies the tables it found different again.
+   and copies again the ranges that differ, catching up with writes made during the copy.
+4. ``data_verify.verify`` compares row counts and checksums of both sides (and, while the
+   workspace is frozen, copies a differing range again before comparing it once more);
+   :func:`retry` copies the tables it found different again.
 
 A batch is written as "delete the batch's key range on the target, then insert its rows",
 in one target transaction. When a copy dies after the target committed a batch but before

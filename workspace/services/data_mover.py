@@ -3,8 +3,9 @@
 
 It copies every record, link and dedupe keys table in keyset batches
 (:mod:`workspace.services.data_copy`) while writes go on, then once more the ranges those
-writes changed; freezes record writes (:mod:`workspace.services.data_gate`), copies again
-every range whose checksum still differs and verifies every table; then switches in one
+writes changed; freezes record writes (:mod:`workspace.services.data_gate`) and walks
+every table once more on both sides, copying again a range whose checksum still differs and
+comparing it again (so the freeze lasts one read of both sides); then switches in one
 control transaction: the target becomes active, the source the read-only old copy, the
 workspace's data epoch is bumped and writes are let in again. A difference that remains
 fails the move, naming the table and key range, and switches nothing.
@@ -149,9 +150,8 @@ def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
         with transaction(control, write=True) as conn:
             data_gate.freeze(conn, ws)
             _extend(conn, claim, state="switching")
-    data_copy.sync(source, target, types, batch_size=batch_size, beat=beat)
     bad = data_verify.verify(
-        control, move.id, source, target, types, batch_size=batch_size, beat=beat
+        control, move.id, source, target, types, batch_size=batch_size, beat=beat, repair=True
     )
     if bad:
         raise MoveStopped(
