@@ -306,6 +306,14 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
         assert failed["state"] == "failed"
         assert f"{company.table.name}: rows after" in failed["error"]
         assert "Nothing was switched" in failed["error"]
+        told = [
+            change["new"]
+            for entry in api.get(f"/workspaces/{ws}/activity", expect=200)["items"]
+            if entry["action"] == "database"
+            for change in entry["changes"]
+        ]
+        assert any("failed, nothing switched: the copy differs" in t for t in told), told
+        assert any(f"move {claim.move_id} started" in t for t in told), told
         overview = api.get(f"/workspaces/{ws}/database", expect=200)
         assert overview["managed"] is True and overview["old_copy"] is None
         # Not frozen: writes go on in the managed database.

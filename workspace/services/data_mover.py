@@ -42,6 +42,7 @@ from workspace.services import (
     data_views,
     definitions,
 )
+from workspace.services.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,14 @@ def retire_old(conn: Connection, move: Any) -> None:
         conn.execute(
             update(D).where(D.c.id == move.source_id).values(role="retired", updated_at=now)
         )
+
+
+def note(conn: Connection, move: Any, principal: Principal | None, what: str) -> None:
+    """A workspace activity entry (action "database") for a step of a move: from where to
+    where, and what happened; ``principal`` None is the mover itself."""
+    source, target = (data_move_status.where(conn, i) for i in (move.source_id, move.target_id))
+    new = f"{target} (move {move.id} {what})"
+    data_databases.log(conn, move.workspace_id, principal, source, new)
 
 
 # ---- running ---------------------------------------------------------------------------
@@ -248,10 +257,8 @@ def _switch(runtime: Runtime, claim: Claim) -> None:
                 state="done", old_copy="kept", finished_at=now, lease_token=None, lease_until=None
             )
         )
-        moved = data_move_status.public(conn, row)
-        old, new = moved["source"], moved["target"]
-        copied = f"{new} ({moved['total_rows']} rows copied and verified; old copy kept)"
-        data_databases.log(conn, row.workspace_id, None, old, copied)
+        rows = data_move_status.public(conn, row)["total_rows"]
+        note(conn, row, None, f"switched: {rows} rows copied and verified; old copy kept")
 
 
 def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
@@ -272,6 +279,7 @@ def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
         )
         if done.rowcount:
             data_gate.unfreeze(conn, row.workspace_id)
+            note(conn, row, None, f"failed, nothing switched: {reason}")
 
 
 def claim_orphans(runtime: Runtime) -> list[Claim]:

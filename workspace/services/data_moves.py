@@ -37,6 +37,7 @@ from workspace.services.data_mover import (
     Claim,
     claim_orphans,
     engine_of,
+    note,
     retire_old,
     run,
     same_place,
@@ -96,6 +97,7 @@ def begin(runtime: Runtime, acc: Access, target: Any) -> Claim:
             lease_token=token,
             lease_until=utcnow() + LEASE,
         )
+        note(conn, _move(conn, acc.workspace_id, move_id), acc.principal, "started")
     return Claim(move_id, token)
 
 
@@ -117,6 +119,7 @@ def retry(runtime: Runtime, acc: Access, move_id: int) -> dict[str, Any]:
         if row.state != "failed":
             raise Conflict(f"only a failed move can be retried; this one is {row.state}")
         data_copy.retry(conn, move_id)
+        note(conn, row, acc.principal, "retried")
         conn.execute(
             update(MOVES)
             .where(MOVES.c.id == move_id)
@@ -147,6 +150,7 @@ def cancel(runtime: Runtime, acc: Access, move_id: int) -> dict[str, Any]:
                 update(D).where(D.c.id == row.target_id).values(role="retired", updated_at=now)
             )
         names = table_names(conn, move_id)
+        note(conn, row, acc.principal, "cancelled: the records stay where they were")
     data_copy.drop_tables(engine_of(runtime, row.target_id), names)
     return status(runtime, acc, move_id)
 
