@@ -49,7 +49,8 @@ class DatabaseController(Controller):
         self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int
     ) -> dict[str, Any]:
         """Where the records live now, the privileges and server version a connection needs,
-        whether it can be switched now and what is not available yet."""
+        whether it can be switched at once (no record types), the latest move (``move``) and
+        the read-only copy the last move left (``old_copy``)."""
         acc = workspaces.access(runtime, principal, workspace_id)
         return data_databases.overview(runtime, acc)
 
