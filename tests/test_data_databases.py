@@ -25,6 +25,7 @@ from tests.customer_mysql import (
     PASSWORD,
     PID,
     WEAK,
+    clear,
     customer_database,
     customer_sql,
     good,
@@ -53,6 +54,12 @@ from workspace.settings import Settings
 def customer() -> Iterator[None]:
     with customer_database():
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_customer_database(customer: None) -> Iterator[None]:
+    yield
+    clear()
 
 
 @pytest.fixture
