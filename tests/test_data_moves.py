@@ -246,17 +246,18 @@ def mover(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def lease_runs_out(runtime: Runtime) -> None:
+def lease_runs_out(runtime: Runtime, move_id: int) -> None:
     """What the passing of LEASE seconds does to a dead mover's lease."""
     with transaction(runtime.control, write=True) as conn:
-        conn.execute(update(m.data_moves).values(lease_until=None))
+        mine = m.data_moves.c.id == move_id
+        conn.execute(update(m.data_moves).where(mine).values(lease_until=None))
 
 
 def test_a_mover_killed_half_way_is_resumed_and_finishes(
     api: Api, ws: int, runtime: Runtime, access: Access, settings: Settings, shop: dict[str, Any]
 ):
     claim = data_moves.begin(runtime, access, good())
-    lease_runs_out(runtime)  # this process does not run it: the mover below claims it
+    lease_runs_out(runtime, claim.move_id)  # not run here: the mover process claims it
     person = definitions_of(runtime, shop["person"]["id"])
     table = m.data_move_tables
     mine = table.c.table_name == person.table.name
@@ -278,7 +279,7 @@ def test_a_mover_killed_half_way_is_resumed_and_finishes(
     assert overview["managed"] is True and overview["move"]["state"] == "copying"
     api.post(moves(ws), {"target": "managed"}, expect=409)  # one move at a time
 
-    lease_runs_out(runtime)
+    lease_runs_out(runtime, claim.move_id)
     resumed = mover(settings)
     output, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, output.decode()
