@@ -21,24 +21,24 @@ When = workspace.schema.coltypes.UtcDateTime
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workspaces", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("data_frozen", sa.Boolean(), server_default=sa.text("0"), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("data_epoch", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
-    with op.batch_alter_table("data_moves", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_token", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("lease_until", When(), nullable=True))
-        batch_op.add_column(sa.Column("old_copy", sa.String(length=16), nullable=True))
+    op.add_column(
+        "workspaces",
+        sa.Column("data_frozen", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "workspaces",
+        sa.Column("data_epoch", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column("data_moves", sa.Column("lease_token", sa.String(length=32), nullable=True))
+    op.add_column("data_moves", sa.Column("lease_until", When(), nullable=True))
+    op.add_column("data_moves", sa.Column("old_copy", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("data_moves", schema=None) as batch_op:
-        batch_op.drop_column("old_copy")
-        batch_op.drop_column("lease_until")
-        batch_op.drop_column("lease_token")
-    with op.batch_alter_table("workspaces", schema=None) as batch_op:
-        batch_op.drop_column("data_epoch")
-        batch_op.drop_column("data_frozen")
+    # Plain DROP COLUMN, not batch mode: a batch rebuild of ``workspaces`` on SQLite drops
+    # the old table, and with foreign keys on that deletes every record type, form and file
+    # of every workspace through ON DELETE CASCADE.
+    for column in ("old_copy", "lease_until", "lease_token"):
+        op.drop_column("data_moves", column)
+    for column in ("data_epoch", "data_frozen"):
+        op.drop_column("workspaces", column)
