@@ -32,7 +32,7 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.runtime import Runtime
-from workspace.services import file_storage, storage_settings
+from workspace.services import data_gate, file_storage, storage_settings
 from workspace.services.file_blobs import run_async
 from workspace.services.files import blob_name
 
@@ -256,7 +256,7 @@ def _switch(runtime: Runtime, claim: Claim) -> bool:
     arrived meanwhile (they are added to the list and copied first)."""
     with transaction(runtime.control, write=True) as conn:
         ws = conn.execute(select(MG.c.workspace_id).where(MG.c.id == claim.migration_id))
-        storage_settings.lock_workspace(conn, ws.scalar_one())
+        data_gate.lock_workspace(conn, ws.scalar_one(), exclusive=True)
         row = conn.execute(
             select(MG).where(
                 MG.c.id == claim.migration_id,

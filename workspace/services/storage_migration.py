@@ -28,7 +28,7 @@ from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, NotFound
 from workspace.runtime import Runtime
-from workspace.services import file_storage, storage_settings
+from workspace.services import data_gate, file_storage, storage_settings
 from workspace.services.file_blobs import run_async
 from workspace.services.principal import Access
 from workspace.services.storage_copier import LEASE, Claim, claim_orphans, plan, run, spawn
@@ -62,7 +62,7 @@ def begin(runtime: Runtime, acc: Access) -> Claim:
     now = utcnow()
     token = uuid.uuid4().hex
     with transaction(runtime.control, write=True) as conn:
-        storage_settings.lock_workspace(conn, ws)
+        data_gate.lock_workspace(conn, ws, exclusive=True)
         _refuse_if_busy(conn, ws)
         tested, draft = draft, storage_settings.draft_row(conn, ws)
         if draft is None or (draft.id, draft.version) != (tested.id, tested.version):
@@ -106,7 +106,7 @@ def retry(runtime: Runtime, acc: Access, migration_id: int) -> dict[str, Any]:
     acc.require("admin")
     token = uuid.uuid4().hex
     with transaction(runtime.control, write=True) as conn:
-        storage_settings.lock_workspace(conn, acc.workspace_id)
+        data_gate.lock_workspace(conn, acc.workspace_id, exclusive=True)
         row = _migration(conn, acc.workspace_id, migration_id)
         if row.state != "failed":
             raise Conflict(f"only a failed migration can be retried; this one is {row.state}")
@@ -125,7 +125,7 @@ def abandon(runtime: Runtime, acc: Access, migration_id: int) -> dict[str, Any]:
     The target is kept read-only, since files uploaded during the migration are there."""
     acc.require("admin")
     with transaction(runtime.control, write=True) as conn:
-        storage_settings.lock_workspace(conn, acc.workspace_id)
+        data_gate.lock_workspace(conn, acc.workspace_id, exclusive=True)
         row = _migration(conn, acc.workspace_id, migration_id)
         if row.state != "failed":
             raise Conflict(f"only a failed migration can be given up; this one is {row.state}")

@@ -31,6 +31,7 @@ from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, NotFound, ValidationFailed, WorkspaceError
 from workspace.net import HostRefused, check_host
 from workspace.runtime import Runtime
+from workspace.services import data_gate
 from workspace.services.file_blobs import run_async
 from workspace.services.principal import Access, Principal
 
@@ -271,7 +272,7 @@ def _store_draft(runtime: Runtime, acc: Access, kind: str, full: dict[str, Any])
     now = utcnow()
     values = {"kind": kind, "config": plain, "sealed": sealed, "updated_at": now}
     with transaction(runtime.control, write=True) as conn:
-        lock_workspace(conn, acc.workspace_id)
+        data_gate.lock_workspace(conn, acc.workspace_id, exclusive=True)
         draft = draft_row(conn, acc.workspace_id)
         if draft is None:
             row_id = inserted_id(
@@ -302,7 +303,7 @@ def retire(runtime: Runtime, acc: Access, config_id: int) -> None:
     they belong to the customer, and deleting them is theirs to decide."""
     acc.require("admin")
     with transaction(runtime.control, write=True) as conn:
-        lock_workspace(conn, acc.workspace_id)
+        data_gate.lock_workspace(conn, acc.workspace_id, exclusive=True)
         row = conn.execute(
             select(C).where(C.c.id == config_id, C.c.workspace_id == acc.workspace_id)
         ).first()
@@ -315,15 +316,6 @@ def retire(runtime: Runtime, acc: Access, config_id: int) -> None:
         conn.execute(update(C).where(C.c.id == row.id).values(role="retired", updated_at=utcnow()))
         where = describe(runtime, acc.workspace_id, row)
         log(conn, acc.workspace_id, acc.principal, "retired", where, None)
-
-
-def lock_workspace(conn: Connection, workspace_id: int) -> None:
-    """Serialise changes to one workspace's storage roles across server processes."""
-    found = conn.execute(
-        select(m.workspaces.c.id).where(m.workspaces.c.id == workspace_id).with_for_update()
-    ).first()
-    if found is None:
-        raise NotFound("workspace not found")
 
 
 def log(
