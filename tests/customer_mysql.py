@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pymysql
+import pytest
 
 from tests.conftest import _mysql_admin
 from workspace.services.data_checks import PRIVILEGES
+from workspace.settings import Settings
 
 PID = os.getpid()
 DB, LATIN, USER, WEAK = f"ws_cust_{PID}", f"ws_latin_{PID}", f"wsc_{PID}", f"wsw_{PID}"
@@ -75,3 +77,30 @@ def clear() -> None:
     record table ids start again with each fresh control database)."""
     for name, kind in customer_sql("SHOW FULL TABLES"):
         customer_sql(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS `{name}`")
+
+
+@pytest.fixture(scope="module")
+def customer() -> Iterator[None]:
+    """The customer's database and users, for a module's tests."""
+    with customer_database():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_customer_database(customer: None) -> Iterator[None]:
+    """Imported into a module: each of its tests leaves the customer's database empty."""
+    yield
+    clear()
+
+
+def customer_settings(database_url: str, data_dir: Any, **changes: Any) -> Settings:
+    """Server settings whose operator lets admins use hosts on loopback (the customer's
+    MariaDB is there), with short timeouts to it."""
+    defaults: dict[str, Any] = {
+        "migrate_on_start": False,
+        "db_timeout": 5,
+        "allow_private_hosts": True,
+        "customer_db_timeout": 3,
+        "customer_db_read_timeout": 5,
+    }
+    return Settings(database_url=database_url, data_dir=data_dir, **{**defaults, **changes})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +18,21 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.customer_mysql import customer_database, customer_sql, good
+from tests.customer_mysql import (
+    customer,
+    customer_settings,
+    customer_sql,
+    fresh_customer_database,
+    good,
+)
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf, log_in, page_user
 from workspace.errors import VersionConflict
 from workspace.services import records
 from workspace.services.definitions import open_type
 from workspace.settings import Settings
+
+__all__ = ["customer", "fresh_customer_database"]
 
 TABLE = "Kunden Liste"
 CREATE = """
@@ -53,44 +60,18 @@ VALUES
 """
 
 
-@pytest.fixture(scope="module")
-def customer() -> Iterator[None]:
-    with customer_database():
-        yield
-
-
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
-    # The customer's MySQL listens on loopback, which only the operator can open to admins.
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        migrate_on_start=False,
-        db_timeout=5,
-        allow_private_hosts=True,
-        customer_db_timeout=3,
-        customer_db_read_timeout=5,
-    )
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return customer_settings(database_url, tmp_path)
 
 
 @pytest.fixture
 def connected(api: Api, ws: int) -> int:
     """A workspace on the customer's database, which holds the awkward table with two rows."""
-    clear_leftovers()
-    customer_sql(f"DROP TABLE IF EXISTS `{TABLE}`")
     customer_sql(CREATE)
     customer_sql(ROWS)
     api.put(f"/workspaces/{ws}/database", good(), expect=200)
     return ws
-
-
-def clear_leftovers() -> None:
-    """Drop the server's tables and views that earlier tests left in the customer's database:
-    the SQLite and the MySQL runs share it and number their record types from 1 alike, so
-    ``rs_2`` of one would otherwise be found by the other."""
-    for name, kind in customer_sql("SHOW FULL TABLES"):
-        if name.startswith(("rs_", "rv_", "dk_", "lnk_", "rt_", "v_")):
-            customer_sql(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} `{name}`")
 
 
 def tables(ws: int, name: str = "") -> str:

@@ -13,7 +13,6 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,10 @@ from tests.customer_mysql import (
     PASSWORD,
     PID,
     WEAK,
-    clear,
-    customer_database,
+    customer,
+    customer_settings,
     customer_sql,
+    fresh_customer_database,
     good,
 )
 from tests.helpers import Api, field, make_type, records_path
@@ -49,31 +49,12 @@ from workspace.services.data_checks import (
 from workspace.services.principal import Principal
 from workspace.settings import Settings
 
-
-@pytest.fixture(scope="module")
-def customer() -> Iterator[None]:
-    with customer_database():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_customer_database(customer: None) -> Iterator[None]:
-    yield
-    clear()
+__all__ = ["customer", "fresh_customer_database"]
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
-    # The customer's MySQL listens on loopback, which only the operator can open to admins.
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        migrate_on_start=False,
-        db_timeout=5,
-        allow_private_hosts=True,
-        customer_db_timeout=3,
-        customer_db_read_timeout=5,
-    )
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return customer_settings(database_url, tmp_path)
 
 
 def database(ws: int, rest: str = "") -> str:
@@ -178,7 +159,7 @@ def test_the_needs_are_shown_before_trying(api: Api, ws: int):
     assert got["privileges"] == list(PRIVILEGES)
     assert got["minimum_version"] == "MySQL 8.0 or MariaDB 10.5"
     assert got["character_set"] == "utf8mb4"
-    assert (got["move"], got["old_copy"], got["not_available_yet"]) == (None, None, [])
+    assert (got["move"], got["old_copy"]) == (None, None)
 
 
 def test_only_admins_see_or_change_the_database(api: Api, ws: int, make_user, as_user):

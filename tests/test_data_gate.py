@@ -4,14 +4,19 @@ ends, and a process whose cached route is stale writes where the records are now
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.customer_mysql import clear, customer_database, customer_sql, good
+from tests.customer_mysql import (
+    customer,
+    customer_settings,
+    customer_sql,
+    fresh_customer_database,
+    good,
+)
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
 from workspace.db import transaction
@@ -20,29 +25,12 @@ from workspace.services import data_gate, data_moves, record_types, records
 from workspace.services.principal import Access
 from workspace.settings import Settings
 
-
-@pytest.fixture(scope="module")
-def customer() -> Iterator[None]:
-    with customer_database():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_customer_database(customer: None) -> Iterator[None]:
-    yield
-    clear()
+__all__ = ["customer", "fresh_customer_database"]
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        migrate_on_start=False,
-        db_timeout=5,
-        allow_private_hosts=True,
-        customer_db_timeout=3,
-    )
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return customer_settings(database_url, tmp_path)
 
 
 def _activity_count(runtime: Any, ws: int) -> int:

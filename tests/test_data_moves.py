@@ -16,14 +16,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from tests.customer_mysql import DB, clear, customer_database, customer_sql, good
+from tests.customer_mysql import (
+    DB,
+    customer,
+    customer_settings,
+    customer_sql,
+    fresh_customer_database,
+    good,
+)
 from tests.helpers import Api, field, make_type, records_path
 from tests.test_files import upload
 from workspace import models as m
@@ -34,33 +40,14 @@ from workspace.services import data_copy, data_mover, data_moves, definitions, r
 from workspace.services.principal import Access
 from workspace.settings import Settings
 
+__all__ = ["customer", "fresh_customer_database"]
+
 COMPANIES, PEOPLE, DEALS = 1000, 7000, 2000
 
 
-@pytest.fixture(scope="module")
-def customer() -> Iterator[None]:
-    with customer_database():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_customer_database(customer: None) -> Iterator[None]:
-    yield
-    clear()
-
-
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, customer: None) -> Settings:
-    # The customer's MySQL listens on loopback, which only the operator can open to admins.
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        migrate_on_start=False,
-        db_timeout=5,
-        allow_private_hosts=True,
-        customer_db_timeout=3,
-        customer_db_read_timeout=10,
-    )
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return customer_settings(database_url, tmp_path, customer_db_read_timeout=10)
 
 
 def moves(ws: int, rest: str = "") -> str:

@@ -45,7 +45,6 @@ def test_admin_connects_the_workspace_to_its_own_mysql(page: Any, db_server, req
     page.wait_for_url(re.compile(rf"/w/{ws}/settings/database$"))
     assert page.get_by_test_id("db-location").inner_text() == "The managed database of this server"
     assert "CREATE VIEW, REFERENCES" in page.get_by_test_id("db-privileges").inner_text()
-    assert "Adopting a table" in page.get_by_test_id("db-not-yet").inner_text()
 
     page.get_by_label("Host").fill("127.0.0.1")
     page.get_by_label("Database", exact=True).fill(DB)

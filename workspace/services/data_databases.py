@@ -57,7 +57,6 @@ def overview(runtime: Runtime, acc: Access) -> dict[str, Any]:
         "minimum_version": MINIMUM_TEXT,
         "character_set": "utf8mb4",
         # Listed by the page; everything issue #6 asked for is available now.
-        "not_available_yet": [],
     }
 
 
