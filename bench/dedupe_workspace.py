@@ -59,7 +59,11 @@ def mysql_admin(url: str) -> pymysql.Connection:
 class BenchWorkspace:
     """One database, one workspace, its owner's access; ``close()`` drops everything."""
 
-    def __init__(self, db: str, mysql_url: str, tag: str, *, keep: bool = False) -> None:
+    def __init__(
+        self, db: str, mysql_url: str, tag: str, *, keep: bool = False, **options: Any
+    ) -> None:
+        """``options`` are further ``Settings`` fields (the data move bench lets admins use
+        the loopback customer database)."""
         self.keep = keep
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench_dedupe_{tag}_"))
         self.mysql_url = mysql_url
@@ -76,7 +80,11 @@ class BenchWorkspace:
         else:
             database_url = f"sqlite:///{self.tmp / 'workspace.db'}"
         settings = Settings(
-            database_url=database_url, data_dir=self.tmp, migrate_on_start=False, db_timeout=60
+            database_url=database_url,
+            data_dir=self.tmp,
+            migrate_on_start=False,
+            db_timeout=60,
+            **options,
         )
         self.runtime: Runtime = build_runtime(settings)
         migrate.upgrade(self.runtime.control)
