@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import MYSQL_URL, _run_admin
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
+from workspace.clock import utcnow
 from workspace.db import dispose, make_engine, transaction
 from workspace.errors import Conflict
 from workspace.runtime import Runtime
@@ -280,10 +281,10 @@ def test_moving_back_to_sqlite_copies_and_verifies_too(runtime, ws, target, type
         dispose(managed)
 
 
-def test_a_unique_value_moved_during_the_copy_is_made_equal_by_sync(runtime, ws, api, target):
+def test_a_unique_value_moved_during_the_copy_is_made_equal_by_repair(runtime, ws, api, target):
     """An email moves from a record already copied to one not copied yet (unique field and
-    a blocking dedupe rule): the late batch clears the stale holder, sync copies its range
-    again, and both sides verify equal."""
+    a blocking dedupe rule): the late batch clears the stale holder, verification with
+    repair copies its range again, and both sides verify equal."""
     rt, made = make_type(
         api,
         ws,
@@ -311,7 +312,11 @@ def test_a_unique_value_moved_during_the_copy_is_made_equal_by_sync(runtime, ws,
     move = _move(runtime, ws)
     _copy(runtime, move, ws, target, types, progress=move_email)
     assert moved
-    data_copy.sync(runtime.data_engine(ws), target, types, batch_size=BATCH)
+    source = runtime.data_engine(ws)
+    repaired = data_verify.verify(
+        runtime.control, move, source, target, types, batch_size=BATCH, repair=True
+    )
+    assert repaired == []
     assert _verify(runtime, move, ws, target, types) == []
 
 
@@ -327,3 +332,65 @@ def test_verify_with_repair_copies_a_differing_range_again_and_passes(runtime, w
     )
     assert repaired == []
     assert _verify(runtime, move, ws, target, types) == []
+
+
+def _walk_and_settle(runtime: Runtime, move: int, ws: int, target: Engine, types, change):
+    """The mover's last steps: walk while writes go on, ``change()``, then settle."""
+    since = utcnow()
+    source = runtime.data_engine(ws)
+    walked = data_verify.walk(source, target, types, batch_size=BATCH)
+    assert walked[0] == {}  # no range left different
+    change()
+    return data_verify.settle(runtime.control, move, source, target, types, since, walked)
+
+
+def test_settle_copies_what_was_written_after_the_walk_and_the_copy_equals_the_source(
+    runtime, ws, api, target, types
+):
+    """The frozen step reads only records written since the walk began: edits, new records,
+    deletions and a merge (which points other records' links at the survivor) made after
+    the walk all reach the copy."""
+    company, person = types
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+    people = records_path(ws, person.id)
+    listed = api.get(f"{people}?limit=5", expect=200)["items"]
+    edited, deleted = listed[1], listed[2]
+    loser, survivor = edited["fields"]["employer"]
+    added: dict[str, Any] = {}
+
+    def change() -> None:
+        api.patch(f"{people}/{edited['id']}", {"fields": {"tags": ["cold"], "name": "Edited"}})
+        api.delete(f"{people}/{deleted['id']}", expect=204)
+        new = {"fields": {"name": "New", "employer": [loser]}}
+        added.update(api.post(people, new, expect=201))
+        merge = {"survivor": survivor, "loser": loser}
+        api.post(f"/workspaces/{ws}/types/{company.id}/merges", merge, expect=201)
+
+    assert _walk_and_settle(runtime, move, ws, target, types, change) == []
+    assert _verify(runtime, move, ws, target, types) == []  # the whole copy equals the source
+    link = person.link_table(person.field_by_key("employer"))
+    name = person.table.c[person.field_by_key("name").column]
+    with transaction(target) as conn:
+        pointing = conn.execute(select(link.c.record_id).where(link.c.value == loser)).all()
+        new_name = conn.execute(select(name).where(person.table.c.id == added["id"])).scalar()
+    assert pointing == [] and new_name == "New"
+
+
+def test_settle_fails_on_a_row_missing_from_the_copy_by_the_row_counts(runtime, ws, target, types):
+    """A row lost from the copy after the walk, of a record nobody wrote since, still fails
+    the frozen step: every table's row count is compared on both sides."""
+    _company, person = types
+    move = _move(runtime, ws)
+    _copy(runtime, move, ws, target, types)
+
+    def lose_a_row() -> None:
+        with transaction(target, write=True) as conn:
+            conn.execute(text(f"DELETE FROM {person.table.name} WHERE id = 7"))
+
+    (bad,) = _walk_and_settle(runtime, move, ws, target, types, lose_a_row)
+    assert bad.table == person.table.name
+    assert bad.mismatch == (
+        f"{person.table.name}: {bad.source_rows} rows in the source, "
+        f"{bad.source_rows - 1} in the copy"
+    )

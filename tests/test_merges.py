@@ -125,7 +125,9 @@ def test_merge_picks_values_moves_links_and_leaves_a_tombstone(api, crm):
     assert survivor["fields"]["phone"] == "+442079460958"  # most complete
     assert survivor["fields"]["unsubscribed"] is True  # most restrictive
     assert survivor["fields"]["tags"] == ["vip", "lead"]  # union
-    assert api.get(f"{crm['deals']}/{deal['id']}")["fields"]["contact"] == [a["id"]]
+    moved = api.get(f"{crm['deals']}/{deal['id']}")
+    assert moved["fields"]["contact"] == [a["id"]]
+    assert moved["version"] == deal["version"] + 1  # its link changed: stale copies conflict
     tombstone = api.client.get(
         f"/api/v1{crm['people']}/{b['id']}",
         headers={"Authorization": f"Bearer {api.token}"},
@@ -149,7 +151,9 @@ def test_undo_restores_both_records_and_the_links(api, crm):
     api.post(f"{crm['base']}/merges/{done['id']}/undo", expect=200)
     assert api.get(f"{crm['people']}/{a['id']}")["fields"] == a["fields"]
     assert api.get(f"{crm['people']}/{b['id']}")["fields"] == b["fields"]
-    assert api.get(f"{crm['deals']}/{deal['id']}")["fields"]["contact"] == [b["id"]]
+    restored = api.get(f"{crm['deals']}/{deal['id']}")
+    assert restored["fields"]["contact"] == [b["id"]]
+    assert restored["version"] == deal["version"] + 2
     api.post(f"{crm['base']}/merges/{done['id']}/undo", expect=404)
 
 

@@ -83,6 +83,21 @@ def update_row(
     return 1
 
 
+def touch_row(
+    conn: Connection, rt: RecordTypeDef, record_id: int, values: Mapping[str, Any]
+) -> None:
+    """Move a record's version on and set ``values`` (updated at and by) without a version
+    check: for a change made to it by a write of another record (a merge pointing its links
+    at the survivor), so clients holding the old version and anything reading "written
+    since" (a data move's frozen step) see that it changed."""
+    table = rt.table if rt.source is None else rt.side_table
+    done = conn.execute(
+        update(table).where(table.c.id == record_id).values(version=table.c.version + 1, **values)
+    ).rowcount
+    if not done and rt.source is not None:  # no side row yet: it was at version 1
+        conn.execute(insert(table).values(id=record_id, version=2, **values))
+
+
 def _own(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """The values that belong to ``table``'s columns (by key), never its primary key."""
     return {k: v for k, v in values.items() if k in table.c and k != "id"}

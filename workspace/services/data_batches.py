@@ -70,9 +70,10 @@ def read_batch(conn: Connection, table: Table, low: Key | None, size: int) -> li
 
 
 def read_range(
-    conn: Connection, table: Table, low: Key | None, high: Key | None, limit: int
+    conn: Connection, table: Table, low: Key | None, high: Key | None, limit: int | None
 ) -> list[Row[Any]]:
-    """At most ``limit`` rows with keys after ``low`` up to ``high``, in key order."""
+    """At most ``limit`` (None: all) rows with keys after ``low`` up to ``high``, in key
+    order."""
     query = (
         select(table).where(key_range(table, low, high)).order_by(*key_columns(table)).limit(limit)
     )

@@ -10,11 +10,11 @@ The record data of a workspace is, per record type, its table ``rt_<id>``, a lin
 2. :func:`copy_tables` copies each table in keyset batches (see ``data_batches``), rows with
    their primary keys, and keeps in ``data_move_tables`` the last key whose batch is
    committed on the target. A copy killed half way resumes after that key.
-3. :func:`sync` walks both sides in the source's key ranges, compares each range's checksum
-   and copies again the ranges that differ, catching up with writes made during the copy.
-4. ``data_verify.verify`` compares row counts and checksums of both sides (and, while the
-   workspace is frozen, copies a differing range again before comparing it once more);
-   :func:`retry` copies the tables it found different again.
+3. ``data_verify.verify`` compares row counts and per-range checksums of both sides and,
+   with repair, copies a differing range again before comparing it once more (catching up
+   with writes made during the copy); ``data_verify.settle`` does the same, while writes are
+   frozen, for the rows of records written since; :func:`retry` copies the tables found
+   different again.
 
 A batch is written as "delete the batch's key range on the target, then insert its rows",
 in one target transaction. When a copy dies after the target committed a batch but before
@@ -303,8 +303,8 @@ def write_range(
 
     A unique value may have moved, in the source, from a row copied earlier to one in this
     range (an email changed on one record and given to a newer one while the copy ran). The
-    earlier row on the target is stale then: it is deleted so these rows fit, and the next
-    pass (``sync``) finds its range different and copies it again."""
+    earlier row on the target is stale then: it is deleted so these rows fit, and the walk
+    with repair (``data_verify``) finds its range different and copies it again."""
     values = [dict(row._mapping) for row in rows]
     with transaction(target, write=True) as conn:
         conn.execute(delete(table).where(batches.key_range(table, low, high)))
@@ -328,29 +328,6 @@ def _delete_holders(
     if held:
         key = tuple_(*(table.c[name] for name in columns))
         conn.execute(delete(table).where(key.in_(sorted(held, key=repr))))
-
-
-def sync(
-    source: Engine,
-    target: Engine,
-    types: Sequence[RecordTypeDef],
-    *,
-    batch_size: int = DEFAULT_BATCH,
-    beat: Callable[[], None] | None = None,
-) -> int:
-    """Copy again every key range whose rows differ between the two sides (writes that
-    arrived during the copy); return how many ranges were copied. ``beat`` is called after
-    each range (the mover's lease)."""
-    copied = 0
-    unique = unique_columns(types)
-    for _, table in record_tables(types):
-        for found in batches.ranges(source, target, table, batch_size):
-            if not found.equal:
-                write_range(target, table, found.low, found.high, found.rows, unique[table.name])
-                copied += 1
-            if beat is not None:
-                beat()
-    return copied
 
 
 def drop_tables(engine: Engine, names: Sequence[str]) -> None:

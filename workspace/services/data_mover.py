@@ -2,18 +2,21 @@
 (issue #6; started, retried and cancelled by :mod:`workspace.services.data_moves`).
 
 It copies every record, link and dedupe keys table in keyset batches
-(:mod:`workspace.services.data_copy`) while writes go on, then once more the ranges those
-writes changed; freezes record writes (:mod:`workspace.services.data_gate`) and walks
-every table once more on both sides, copying again a range whose checksum still differs and
-comparing it again (so the freeze lasts one read of both sides); then switches in one
-control transaction: the target becomes active, the source the read-only old copy, the
-workspace's data epoch is bumped and writes are let in again. A difference that remains
-fails the move, naming the table and key range, and switches nothing.
+(:mod:`workspace.services.data_copy`) while writes go on, then walks every table once more
+on both sides, copying again a range whose checksum differs and comparing it again
+(``data_verify.verify`` with repair); freezes record writes
+(:mod:`workspace.services.data_gate`) and copies again only the rows of records written
+since that walk began, compares them and every table's row count (``data_verify.settle``),
+so the freeze lasts as long as the latest writes take to copy; then switches in one control
+transaction: the target becomes active, the source the read-only old copy, the workspace's
+data epoch is bumped and writes are let in again. A difference that remains fails the move,
+naming the table and key range, and switches nothing.
 
 The mover holds a lease on the move row and renews it after every batch and range; a
 process that dies leaves a lease that runs out, and whoever claims it next carries on from
-the per-table progress (a move killed while frozen stays frozen until then). A mover whose
-lease was taken over, or whose move was cancelled, stops without writing anything more.
+the per-table progress (a move killed while frozen stays frozen until then, and is walked
+in full again). A mover whose lease was taken over, or whose move was cancelled, stops
+without writing anything more.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 MOVES, TABLES, D, RT = m.data_moves, m.data_move_tables, m.data_databases, m.record_types
 #: A mover renews its lease after every batch; a lease older than LEASE means it died.
 LEASE = dt.timedelta(seconds=15)
+#: How far the clocks of server processes (which stamp ``updated_at``) may be apart: the
+#: frozen step copies again the records written since the last walk began, less this.
+CLOCK_SKEW = dt.timedelta(seconds=30)
 #: States a mover works in.
 RUNNING = ("copying", "switching")
 
@@ -153,15 +159,21 @@ def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
         data_copy.copy_tables(
             control, move.id, source, target, types, batch_size=batch_size, progress=beat
         )
-        # Catch up with the writes made during the copy while they still may go on, so the
-        # frozen pass below has little left to do.
-        data_copy.sync(source, target, types, batch_size=batch_size, beat=beat)
+        # Catch up with the writes made during the copy while they still may go on, and
+        # compare every range once more, so the frozen step below reads only what was
+        # written since this walk began.
+        since = _barrier(control, ws)
+        walked = data_verify.walk(source, target, types, batch_size=batch_size, beat=beat)
         with transaction(control, write=True) as conn:
             data_gate.freeze(conn, ws)
             _extend(conn, claim, state="switching")
-    bad = data_verify.verify(
-        control, move.id, source, target, types, batch_size=batch_size, beat=beat, repair=True
-    )
+        bad = data_verify.settle(control, move.id, source, target, types, since, walked, beat=beat)
+    else:
+        # Resumed while frozen: when the walk before the freeze began is not known, so the
+        # whole copy is walked again (and repaired) on both sides.
+        bad = data_verify.verify(
+            control, move.id, source, target, types, batch_size=batch_size, beat=beat, repair=True
+        )
     if bad:
         raise MoveStopped(
             "the copy differs from the source after copying it again: "
@@ -172,6 +184,17 @@ def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
     runtime.data_engines.forget(ws)
     for rt in types:
         data_views.refresh_quietly(runtime, ws, rt.id)
+
+
+def _barrier(control: Engine, workspace_id: int) -> dt.datetime:
+    """The time from which a write counts as "written since" the walk that follows: taking
+    the workspace's gate exclusively for a moment waits for the writes in flight (they hold
+    it shared), so each write either committed before the walk reads it, or took the gate,
+    and stamped its ``updated_at``, after this time."""
+    since = utcnow() - CLOCK_SKEW
+    with transaction(control, write=True) as conn:
+        data_gate.lock_workspace(conn, workspace_id, exclusive=True)
+    return since
 
 
 def _types(runtime: Runtime, workspace_id: int) -> list[RecordTypeDef]:

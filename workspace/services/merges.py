@@ -20,6 +20,7 @@ from workspace.dedupe import RuleContext
 from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldError, ValueContext
+from workspace.schema.rows import touch_row
 from workspace.schema.tables import RecordTypeDef
 from workspace.services import (
     activity,
@@ -279,11 +280,16 @@ def _move_links(
                 tx.data.execute(delete(link).where(mine))
             else:
                 tx.data.execute(update(link).where(mine).values(value=survivor))
+            touch_row(tx.data, other, record_id, _touched(acc))
             moved.append({"field": f.id, "record": record_id, "dropped": record_id in both})
             change = activity.change(f.key, [loser], [survivor])
             entry = activity.Entry(record_id, "update", [change])
             activity.write(tx.control, acc.principal, acc.workspace_id, other.id, [entry])
     return moved
+
+
+def _touched(acc: Access) -> dict[str, Any]:
+    return {"updated_at": utcnow(), "updated_by": acc.user_id}
 
 
 def _restore_links(
@@ -308,6 +314,7 @@ def _restore_links(
                 .where(link.c.record_id == step["record"], link.c.value == survivor)
                 .values(value=loser)
             )
+        touch_row(tx.data, other, step["record"], _touched(acc))
         entry = activity.Entry(
             step["record"], "update", [activity.change(f.key, [survivor], [loser])]
         )
