@@ -243,6 +243,13 @@ def test_a_chosen_mapping_and_when_records_cannot_be_created(api: Api, connected
     said = api.post(fields, {"name": "Extra", "type": "text"}, expect=409)["error"]["message"]
     assert "never changes an adopted table's structure" in said
     api.patch(f"{fields}/{email['id']}", {"config": {"unique": True}}, expect=409)
+    # The ENUM's values are the column's: renaming or removing a choice is refused, unchanged.
+    tier = rt["fields"][1]
+    choices = tier["config"]["choices"]
+    for changed in (choices[:-1], [{**choices[0], "label": "Gold"}, *choices[1:]]):
+        said = api.patch(f"{fields}/{tier['id']}", {"config": {"choices": changed}}, expect=409)
+        assert "keeps the values its column 'Tier' holds" in said["error"]["message"]
+    assert api.get(f"{path}/{first['id']}")["fields"]["tier"] == "silver"
     # Multi-valued fields live in link tables of their own: they can be added and used.
     labels = {"name": "Labels", "type": "multiple_choice", "config": {"choices": ["VIP", "New"]}}
     api.post(fields, labels, expect=201)

@@ -43,7 +43,7 @@ def reconfigure(
     force: bool,
 ) -> None:
     """Options that keep the column: metadata, choice renames/removals, unique on/off."""
-    renames, removed = _choice_changes(old, new_config)
+    renames, removed = choice_changes(old, new_config)
     values = {**meta, "config": new_config}
     unique_on = bool(new_config.get("unique")) and not old.unique
     unique_off = old.unique and not new_config.get("unique")
@@ -78,7 +78,8 @@ def _with_unique_of(old: FieldDef, values: dict[str, Any]) -> dict[str, Any]:
 # ---- choices ---------------------------------------------------------------------------
 
 
-def _choice_changes(old: FieldDef, new_config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+def choice_changes(old: FieldDef, new_config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The choices ``new_config`` renames (old label -> new) and removes."""
     before = {c["id"]: c["label"] for c in old.config.get("choices", [])}
     after = {c["id"]: c["label"] for c in new_config.get("choices", [])}
     renames = {before[i]: after[i] for i in before.keys() & after.keys() if before[i] != after[i]}

@@ -274,6 +274,8 @@ def change_field(
     ) != old.type.storage_signature(old.config)
     if rebuild or (new_config.get("unique") and not old.unique):
         _refuse_on_adopted(rt, "keeps its column types and gets no unique indexes")
+    if not old.type.uses_link_table and any(field_config.choice_changes(old, new_config)):
+        _refuse_on_adopted(rt, f"keeps the values its column {old.name!r} holds as they are")
     if rebuild:
         conversion.convert_field(runtime, acc, rt, old, new_type, new_config, force=force)
         if meta:
