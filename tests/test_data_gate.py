@@ -90,11 +90,11 @@ def test_schema_changes_are_refused_while_a_move_is_unfinished(
         ),
     ]
     for body in refused:
-        assert f"move {claim.move_id}" in body["error"]["message"]
+        assert f"move {claim.id}" in body["error"]["message"]
     # Record writes go on while the copy runs (not frozen yet).
     api.post(records_path(ws, rt), {"fields": {"name": "Ann"}}, expect=201)
     api.post(f"/workspaces/{ws}/database/moves", {"target": good()}, expect=409)
-    api.post(f"/workspaces/{ws}/database/moves/{claim.move_id}/cancel", expect=200)
+    api.post(f"/workspaces/{ws}/database/moves/{claim.id}/cancel", expect=200)
     api.patch(f"{types}/{rt['id']}", {"name": "Prospect"}, expect=200)
     api.post(f"{types}/{rt['id']}/fields", field("Phone", "phone"), expect=201)
 

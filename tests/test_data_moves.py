@@ -36,7 +36,7 @@ from workspace import models as m
 from workspace.db import transaction
 from workspace.errors import DataMoving
 from workspace.runtime import Runtime
-from workspace.services import data_copy, data_mover, data_moves, definitions, records
+from workspace.services import data_copy, data_mover, data_moves, definitions, leases, records
 from workspace.services.principal import Access
 from workspace.settings import Settings
 
@@ -244,7 +244,7 @@ def test_a_mover_killed_half_way_is_resumed_and_finishes(
     api: Api, ws: int, runtime: Runtime, access: Access, settings: Settings, shop: dict[str, Any]
 ):
     claim = data_moves.begin(runtime, access, good())
-    lease_runs_out(runtime, claim.move_id)  # not run here: the mover process claims it
+    lease_runs_out(runtime, claim.id)  # not run here: the mover process claims it
     person = definitions_of(runtime, shop["person"]["id"])
     table = m.data_move_tables
     mine = table.c.table_name == person.table.name
@@ -266,11 +266,11 @@ def test_a_mover_killed_half_way_is_resumed_and_finishes(
     assert overview["managed"] is True and overview["move"]["state"] == "copying"
     api.post(moves(ws), {"target": "managed"}, expect=409)  # one move at a time
 
-    lease_runs_out(runtime, claim.move_id)
+    lease_runs_out(runtime, claim.id)
     resumed = mover(settings)
     output, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, output.decode()
-    assert f"move {claim.move_id} of workspace {ws}: done" in output.decode()
+    assert f"move {claim.id} of workspace {ws}: done" in output.decode()
     overview = api.get(f"/workspaces/{ws}/database", expect=200)
     assert overview["managed"] is False and overview["move"]["state"] == "done"
     assert customer_sql(f"SELECT COUNT(*) FROM {person.table.name}") == [(PEOPLE,)]
@@ -290,7 +290,7 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
     )
     try:
         assert data_mover.run(runtime, claim) == "failed"
-        failed = api.get(moves(ws, f"/{claim.move_id}"), expect=200)
+        failed = api.get(moves(ws, f"/{claim.id}"), expect=200)
         assert failed["state"] == "failed"
         assert f"{company.table.name}: rows after" in failed["error"]
         assert "Nothing was switched" in failed["error"]
@@ -301,7 +301,7 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
             for change in entry["changes"]
         ]
         assert any("failed, nothing switched: the copy differs" in t for t in told), told
-        assert any(f"move {claim.move_id} started" in t for t in told), told
+        assert any(f"move {claim.id} started" in t for t in told), told
         overview = api.get(f"/workspaces/{ws}/database", expect=200)
         assert overview["managed"] is True and overview["old_copy"] is None
         # Not frozen: writes go on in the managed database.
@@ -309,16 +309,16 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
         api.post(moves(ws), {"target": "managed"}, expect=409)
     finally:
         customer_sql("DROP TRIGGER IF EXISTS tamper")
-    retried = api.post(moves(ws, f"/{claim.move_id}/retry"), expect=202)
+    retried = api.post(moves(ws, f"/{claim.id}/retry"), expect=202)
     assert wait_for(api, ws, retried["id"])["state"] == "done"
     assert api.get(f"/workspaces/{ws}/database", expect=200)["managed"] is False
 
 
-def _target_id(runtime: Runtime, claim: data_mover.Claim) -> int:
+def _target_id(runtime: Runtime, claim: leases.Claim) -> int:
     with transaction(runtime.control) as conn:
         return int(
             conn.execute(
-                select(m.data_moves.c.target_id).where(m.data_moves.c.id == claim.move_id)
+                select(m.data_moves.c.target_id).where(m.data_moves.c.id == claim.id)
             ).scalar_one()
         )
 
@@ -332,9 +332,9 @@ def test_cancel_drops_the_copy_and_only_admins_move(
     as_user(token).post(moves(ws), {"target": good()}, expect=403)
     claim = data_moves.begin(runtime, access, good())
     assert data_mover.run(runtime, claim) == "done"
-    api.post(moves(ws, f"/{claim.move_id}/cancel"), expect=409)
+    api.post(moves(ws, f"/{claim.id}/cancel"), expect=409)
     back = data_moves.begin(runtime, access, "managed")
-    cancelled = api.post(moves(ws, f"/{back.move_id}/cancel"), expect=200)
+    cancelled = api.post(moves(ws, f"/{back.id}/cancel"), expect=200)
     assert cancelled["state"] == "cancelled"
     assert data_mover.run(runtime, back) == "lost"
     assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt['id']}") == [(1,)]  # still the live copy

@@ -232,7 +232,7 @@ def test_a_migration_left_by_a_dead_process_resumes_on_server_start(
     with transaction(runtime.control, write=True) as conn:
         conn.execute(
             update(m.storage_migrations)
-            .where(m.storage_migrations.c.id == claim.migration_id)
+            .where(m.storage_migrations.c.id == claim.id)
             .values(lease_until=utcnow() - dt.timedelta(seconds=1))
         )
     with TestClient(create_app(settings)):
@@ -284,9 +284,9 @@ def test_giving_up_a_failed_migration_keeps_files_uploaded_meanwhile(
     meanwhile = add_file(runtime, ws, payload(7, 2_000))  # goes to S3 already
     assert storage_copier.run(runtime, claim) == "failed"
 
-    given_up = api.post(f"/workspaces/{ws}/storage/migrations/{claim.migration_id}/abandon")
+    given_up = api.post(f"/workspaces/{ws}/storage/migrations/{claim.id}/abandon")
     assert given_up["state"] == "abandoned"
-    api.post(f"/workspaces/{ws}/storage/migrations/{claim.migration_id}/retry", expect=409)
+    api.post(f"/workspaces/{ws}/storage/migrations/{claim.id}/retry", expect=409)
     overview = api.get(f"/workspaces/{ws}/storage")
     assert overview["active"]["kind"] == "local" and overview["target"] is None
     assert [r["kind"] for r in overview["readonly"]] == ["s3"]

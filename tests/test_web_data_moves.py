@@ -21,6 +21,7 @@ from workspace.services import (
     data_databases,
     data_gate,
     data_moves,
+    leases,
     record_types,
     records,
     workspaces,
@@ -239,19 +240,19 @@ def _kill(*_: Any) -> None:
     raise Killed
 
 
-def copy_one_batch(runtime: Any, claim: data_moves.Claim, types: list[Any], size: int) -> None:
+def copy_one_batch(runtime: Any, claim: leases.Claim, types: list[Any], size: int) -> None:
     """Play a mover that dies after copying one batch: the move stays "copying", with
     ``size`` rows of the first table copied."""
     moves, databases = m.data_moves, m.data_databases
     query = select(databases).join(moves, moves.c.target_id == databases.c.id)
     with transaction(runtime.control) as conn:
-        row = conn.execute(query.where(moves.c.id == claim.move_id)).one()
+        row = conn.execute(query.where(moves.c.id == claim.id)).one()
     target = runtime.data_engines.engine_of(row)
     data_copy.prepare_target(target, types)
     with pytest.raises(Killed):
         control = runtime.control
         data_copy.copy_tables(
-            control, claim.move_id, control, target, types, batch_size=size, progress=_kill
+            control, claim.id, control, target, types, batch_size=size, progress=_kill
         )
 
 
@@ -273,7 +274,7 @@ def test_a_running_move_shows_the_rows_copied_per_table_and_is_cancelled(client,
     assert polled.status_code == 200 and "HX-Redirect" not in polled.headers
     assert "10 of 30 rows copied." in polled.text and "<html" not in polled.text
 
-    cancel = f"{base}/moves/{claim.move_id}/cancel"
+    cancel = f"{base}/moves/{claim.id}/cancel"
     cancelled = client.post(cancel, data={"_csrf_token": csrf(client)})
     assert "Move cancelled: the records stay where they were." in cancelled.text
     assert customer_sql(f"SHOW TABLES LIKE 'rt_{rt.id}'") == []  # the copy was dropped
@@ -289,11 +290,9 @@ def test_while_a_move_switches_the_page_says_writes_are_paused(client, runtime, 
     claim = data_moves.begin(runtime, acc, good())  # recorded; no mover runs it
     with transaction(runtime.control, write=True) as conn:  # where a mover would be now
         moves = m.data_moves
-        conn.execute(update(moves).where(moves.c.id == claim.move_id).values(state="switching"))
+        conn.execute(update(moves).where(moves.c.id == claim.id).values(state="switching"))
     polled = client.get(base + "/move", headers=HX)
     assert "Switching over…" in polled.text and "Writes are paused for a moment" in polled.text
     assert f'hx-get="{base}/move"' in polled.text and "HX-Redirect" not in polled.headers
-    cancelled = client.post(
-        f"{base}/moves/{claim.move_id}/cancel", data={"_csrf_token": csrf(client)}
-    )
+    cancelled = client.post(f"{base}/moves/{claim.id}/cancel", data={"_csrf_token": csrf(client)})
     assert "Move cancelled" in cancelled.text

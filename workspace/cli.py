@@ -204,7 +204,7 @@ def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -
             principal = Principal(account["id"], account["email"], source="cli")
             acc = workspaces.access(runtime, principal, workspace_id)
             claim = storage_migration.begin(runtime, acc)
-            states = {claim.migration_id: storage_copier.run(runtime, claim)}
+            states = {claim.id: storage_copier.run(runtime, claim)}
         else:
             raise click.UsageError("give WORKSPACE_ID --as EMAIL, or --resume")
         for migration_id in states:

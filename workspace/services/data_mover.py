@@ -22,13 +22,10 @@ without writing anything more.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from workspace import models as m
 from workspace.clock import utcnow
@@ -44,10 +41,10 @@ from workspace.services import (
     data_verify,
     data_views,
     definitions,
+    leases,
 )
+from workspace.services.leases import Claim, LeaseLost
 from workspace.services.principal import Principal
-
-log = logging.getLogger(__name__)
 
 MOVES, TABLES, D, RT = m.data_moves, m.data_move_tables, m.data_databases, m.record_types
 #: A mover renews its lease after every batch; a lease older than LEASE means it died.
@@ -62,18 +59,6 @@ RUNNING = ("copying", "switching")
 class MoveStopped(Exception):
     """The move cannot finish (the copy differs from the source after copying it again);
     the message names the table and the key range."""
-
-
-class LeaseLost(Exception):
-    """The move was cancelled or taken over by another process: this one stops."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The right to work on a move: its id and the lease token this process holds."""
-
-    move_id: int
-    token: str
 
 
 # ---- the move's databases and tables ------------------------------------------------
@@ -118,29 +103,25 @@ def note(conn: Connection, move: Any, principal: Principal | None, what: str) ->
 def spawn(runtime: Runtime, claim: Claim) -> None:
     """Run the move in a daemon thread: if the process ends, the lease runs out and the
     next start resumes it."""
-    name = f"data-move-{claim.move_id}"
+    name = f"data-move-{claim.id}"
     threading.Thread(target=run, args=(runtime, claim), name=name, daemon=True).start()
 
 
 def run(runtime: Runtime, claim: Claim, *, batch_size: int = data_copy.DEFAULT_BATCH) -> str:
     """Copy, freeze, make equal, verify and switch; return the final state (done, failed,
     or lost when the move was cancelled or taken over meanwhile)."""
-    try:
-        _run(runtime, claim, batch_size)
-    except LeaseLost:
-        return "lost"
-    except (MoveStopped, WorkspaceError) as exc:
-        reason = exc.message if isinstance(exc, WorkspaceError) else str(exc)
-        log.warning("data move %s failed: %s", claim.move_id, reason)
-        _fail(runtime, claim, reason)
-        return "failed"
-    except Exception as exc:
-        # A bug or a database outage: stop with the reason on the page rather than leave a
-        # move that looks alive (and a workspace frozen); the admin can retry.
-        log.exception("data move %s failed", claim.move_id)
-        _fail(runtime, claim, f"unexpected error: {type(exc).__name__}: {exc}")
-        return "failed"
-    return "done"
+    return leases.outcome(
+        f"data move {claim.id}",
+        lambda: _run(runtime, claim, batch_size),
+        lambda reason: _fail(runtime, claim, reason),
+        _stop_reason,
+    )
+
+
+def _stop_reason(exc: Exception) -> str | None:
+    if isinstance(exc, WorkspaceError):
+        return exc.message
+    return str(exc) if isinstance(exc, MoveStopped) else None
 
 
 def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
@@ -238,7 +219,7 @@ def _renew(runtime: Runtime, claim: Claim) -> Any:
     """Extend the lease and return the move row."""
     with transaction(runtime.control, write=True) as conn:
         _extend(conn, claim)
-        return conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+        return conn.execute(select(MOVES).where(MOVES.c.id == claim.id)).one()
 
 
 def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
@@ -246,20 +227,20 @@ def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
     done = conn.execute(
         update(MOVES)
         .where(
-            MOVES.c.id == claim.move_id,
+            MOVES.c.id == claim.id,
             MOVES.c.lease_token == claim.token,
             MOVES.c.state.in_(RUNNING),
         )
         .values(lease_until=utcnow() + LEASE, **values)
     )
     if done.rowcount != 1:
-        raise LeaseLost(claim.move_id)
+        raise LeaseLost(claim.id)
 
 
 def _switch(runtime: Runtime, claim: Claim) -> None:
     """The target becomes the workspace's data database in one control transaction."""
     with transaction(runtime.control, write=True) as conn:
-        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.id)).one()
         data_gate.lock_workspace(conn, row.workspace_id, exclusive=True)
         _extend(conn, claim)
         now = utcnow()
@@ -287,11 +268,11 @@ def _switch(runtime: Runtime, claim: Claim) -> None:
 def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
     """Stop the move as failed and let writes in again where the records are."""
     with transaction(runtime.control, write=True) as conn:
-        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.move_id)).one()
+        row = conn.execute(select(MOVES).where(MOVES.c.id == claim.id)).one()
         data_gate.lock_workspace(conn, row.workspace_id, exclusive=True)
         done = conn.execute(
             update(MOVES)
-            .where(MOVES.c.id == claim.move_id, MOVES.c.lease_token == claim.token)
+            .where(MOVES.c.id == claim.id, MOVES.c.lease_token == claim.token)
             .values(
                 state="failed",
                 error=reason[:2000],
@@ -307,21 +288,4 @@ def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
 
 def claim_orphans(runtime: Runtime) -> list[Claim]:
     """Take over every running move whose mover's lease ran out."""
-    expired = and_(
-        MOVES.c.state.in_(RUNNING),
-        or_(MOVES.c.lease_until.is_(None), MOVES.c.lease_until < utcnow()),
-    )
-    with transaction(runtime.control) as conn:
-        ids = list(conn.execute(select(MOVES.c.id).where(expired)).scalars())
-    claims = []
-    for move_id in ids:
-        token = uuid.uuid4().hex
-        with transaction(runtime.control, write=True) as conn:
-            taken = conn.execute(
-                update(MOVES)
-                .where(MOVES.c.id == move_id, expired)
-                .values(lease_token=token, lease_until=utcnow() + LEASE)
-            ).rowcount
-        if taken == 1:
-            claims.append(Claim(move_id, token))
-    return claims
+    return leases.claim_orphans(runtime.control, MOVES, MOVES.c.state.in_(RUNNING), LEASE)

@@ -34,7 +34,6 @@ from workspace.runtime import Runtime
 from workspace.services import data_copy, data_databases, data_gate, data_move_status
 from workspace.services.data_mover import (
     LEASE,
-    Claim,
     claim_orphans,
     engine_of,
     note,
@@ -45,6 +44,7 @@ from workspace.services.data_mover import (
     table_names,
 )
 from workspace.services.data_mover import RUNNING as RUNNING  # pages poll while running
+from workspace.services.leases import Claim
 from workspace.services.principal import Access
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def start(runtime: Runtime, acc: Access, target: Any) -> dict[str, Any]:
     the move's status; the copy goes on in the background."""
     claim = begin(runtime, acc, target)
     spawn(runtime, claim)
-    return status(runtime, acc, claim.move_id)
+    return status(runtime, acc, claim.id)
 
 
 def begin(runtime: Runtime, acc: Access, target: Any) -> Claim:
@@ -227,7 +227,7 @@ def _move(conn: Connection, workspace_id: int, move_id: int) -> Any:
 def resume_all(runtime: Runtime) -> None:
     """At server start: carry on, in the background, with moves a dead process left."""
     for claim in claim_orphans(runtime):
-        log.info("resuming data move %s", claim.move_id)
+        log.info("resuming data move %s", claim.id)
         spawn(runtime, claim)
 
 
@@ -243,7 +243,7 @@ def resume_here(runtime: Runtime, wait: float = 2 * LEASE.total_seconds()) -> di
     deadline = time.monotonic() + wait
     while running_ids(runtime):
         for claim in claim_orphans(runtime):
-            results[claim.move_id] = run(runtime, claim)
+            results[claim.id] = run(runtime, claim)
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -16,27 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import threading
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, suppress
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from sqlalchemy import Connection, and_, exists, false, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, exists, false, func, insert, literal, select, update
 
 from storage_backends import ObjectNotFound, StorageBackend, StorageError
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.runtime import Runtime
-from workspace.services import data_gate, file_storage, storage_settings
+from workspace.services import data_gate, file_storage, leases, storage_settings
 from workspace.services.file_blobs import run_async
 from workspace.services.files import blob_name
-
-log = logging.getLogger(__name__)
+from workspace.services.leases import Claim, LeaseLost
 
 MG, IT, C, F = m.storage_migrations, m.storage_migration_items, m.storage_configs, m.files
 #: A copier renews its lease every HEARTBEAT seconds; a lease older than LEASE means it died.
@@ -48,18 +44,6 @@ BATCH = 200
 class MigrationStopped(Exception):
     """The copy cannot go on (damaged or missing blob, backend failure); the message says
     which blob, where, and why."""
-
-
-class LeaseLost(Exception):
-    """Another process took the migration over: this one stops without writing anything."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The right to work on a migration: its id and the lease token this process holds."""
-
-    migration_id: int
-    token: str
 
 
 def plan(conn: Connection, migration_id: int, workspace_id: int) -> int:
@@ -92,29 +76,25 @@ def plan(conn: Connection, migration_id: int, workspace_id: int) -> int:
 def spawn(runtime: Runtime, claim: Claim) -> None:
     """Copy in a daemon thread: if the process ends, the lease runs out and the next start
     resumes the migration."""
-    name = f"storage-migration-{claim.migration_id}"
+    name = f"storage-migration-{claim.id}"
     threading.Thread(target=run, args=(runtime, claim), name=name, daemon=True).start()
 
 
 def run(runtime: Runtime, claim: Claim) -> str:
     """Copy, verify and switch; return the final state (done, failed, or lost when another
     process took the migration over)."""
-    try:
-        run_async(_run, runtime, claim)
-    except LeaseLost:
-        return "lost"
-    except (MigrationStopped, StorageError) as exc:
-        reason = exc.message if isinstance(exc, StorageError) else str(exc)
-        log.warning("storage migration %s failed: %s", claim.migration_id, reason)
-        _fail(runtime, claim, reason)
-        return "failed"
-    except Exception as exc:
-        # A bug or a database outage: stop with the reason on the page rather than leave a
-        # migration that looks alive; the admin can retry.
-        log.exception("storage migration %s failed", claim.migration_id)
-        _fail(runtime, claim, f"unexpected error: {type(exc).__name__}: {exc}")
-        return "failed"
-    return "done"
+    return leases.outcome(
+        f"storage migration {claim.id}",
+        lambda: run_async(_run, runtime, claim),
+        lambda reason: _fail(runtime, claim, reason),
+        _stop_reason,
+    )
+
+
+def _stop_reason(exc: Exception) -> str | None:
+    if isinstance(exc, StorageError):
+        return exc.message
+    return str(exc) if isinstance(exc, MigrationStopped) else None
 
 
 async def _run(runtime: Runtime, claim: Claim) -> None:
@@ -138,7 +118,7 @@ def _renew(runtime: Runtime, claim: Claim) -> Any:
     """Extend the lease and return the migration row."""
     with transaction(runtime.control, write=True) as conn:
         _extend(conn, claim)
-        return conn.execute(select(MG).where(MG.c.id == claim.migration_id)).one()
+        return conn.execute(select(MG).where(MG.c.id == claim.id)).one()
 
 
 def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
@@ -146,14 +126,14 @@ def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
     done = conn.execute(
         update(MG)
         .where(
-            MG.c.id == claim.migration_id,
+            MG.c.id == claim.id,
             MG.c.lease_token == claim.token,
             MG.c.state == "running",
         )
         .values(lease_until=utcnow() + LEASE, **values)
     )
     if done.rowcount != 1:
-        raise LeaseLost(claim.migration_id)
+        raise LeaseLost(claim.id)
 
 
 async def _copy_all(runtime: Runtime, claim: Claim) -> None:
@@ -180,7 +160,7 @@ async def _copy_all(runtime: Runtime, claim: Claim) -> None:
 def _todo(runtime: Runtime, claim: Claim) -> list[str]:
     query = (
         select(IT.c.sha256)
-        .where(IT.c.migration_id == claim.migration_id, IT.c.done.is_(False))
+        .where(IT.c.migration_id == claim.id, IT.c.done.is_(False))
         .order_by(IT.c.sha256)
         .limit(BATCH)
     )
@@ -193,9 +173,7 @@ def _mark_done(runtime: Runtime, claim: Claim, sha256: str, size: int) -> None:
     with transaction(runtime.control, write=True) as conn:
         _extend(conn, claim, done_objects=MG.c.done_objects + 1, done_bytes=MG.c.done_bytes + size)
         conn.execute(
-            update(IT)
-            .where(IT.c.migration_id == claim.migration_id, IT.c.sha256 == sha256)
-            .values(done=True)
+            update(IT).where(IT.c.migration_id == claim.id, IT.c.sha256 == sha256).values(done=True)
         )
 
 
@@ -255,17 +233,17 @@ def _switch(runtime: Runtime, claim: Claim) -> bool:
     """Flip the roles in one transaction once every blob is done; False if new files
     arrived meanwhile (they are added to the list and copied first)."""
     with transaction(runtime.control, write=True) as conn:
-        ws = conn.execute(select(MG.c.workspace_id).where(MG.c.id == claim.migration_id))
+        ws = conn.execute(select(MG.c.workspace_id).where(MG.c.id == claim.id))
         data_gate.lock_workspace(conn, ws.scalar_one(), exclusive=True)
         row = conn.execute(
             select(MG).where(
-                MG.c.id == claim.migration_id,
+                MG.c.id == claim.id,
                 MG.c.lease_token == claim.token,
                 MG.c.state == "running",
             )
         ).first()
         if row is None:
-            raise LeaseLost(claim.migration_id)
+            raise LeaseLost(claim.id)
         if plan(conn, row.id, row.workspace_id):
             return False
         left = conn.execute(
@@ -299,29 +277,14 @@ def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
     with transaction(runtime.control, write=True) as conn:
         done = conn.execute(
             update(MG)
-            .where(MG.c.id == claim.migration_id, MG.c.lease_token == claim.token)
+            .where(MG.c.id == claim.id, MG.c.lease_token == claim.token)
             .values(state="failed", error=reason[:2000], lease_token=None, lease_until=None)
         )
         if done.rowcount:
-            ws = conn.execute(select(MG.c.workspace_id).where(MG.c.id == claim.migration_id))
+            ws = conn.execute(select(MG.c.workspace_id).where(MG.c.id == claim.id))
             storage_settings.log(conn, ws.scalar_one(), None, "migration failed", None, reason)
 
 
 def claim_orphans(runtime: Runtime) -> list[Claim]:
     """Take over every running migration whose copier's lease ran out."""
-    now = utcnow()
-    expired = and_(MG.c.state == "running", or_(MG.c.lease_until.is_(None), MG.c.lease_until < now))
-    with transaction(runtime.control) as conn:
-        ids = list(conn.execute(select(MG.c.id).where(expired)).scalars())
-    claims = []
-    for migration_id in ids:
-        token = uuid.uuid4().hex
-        with transaction(runtime.control, write=True) as conn:
-            taken = conn.execute(
-                update(MG)
-                .where(MG.c.id == migration_id, expired)
-                .values(lease_token=token, lease_until=utcnow() + LEASE)
-            ).rowcount
-        if taken == 1:
-            claims.append(Claim(migration_id, token))
-    return claims
+    return leases.claim_orphans(runtime.control, MG, MG.c.state == "running", LEASE)

@@ -30,8 +30,9 @@ from workspace.errors import Conflict, NotFound
 from workspace.runtime import Runtime
 from workspace.services import data_gate, file_storage, storage_settings
 from workspace.services.file_blobs import run_async
+from workspace.services.leases import Claim
 from workspace.services.principal import Access
-from workspace.services.storage_copier import LEASE, Claim, claim_orphans, plan, run, spawn
+from workspace.services.storage_copier import LEASE, claim_orphans, plan, run, spawn
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def start(runtime: Runtime, acc: Access) -> dict[str, Any]:
     """Begin a migration to the draft backend and copy in a background thread."""
     claim = begin(runtime, acc)
     spawn(runtime, claim)
-    return progress(runtime, acc, claim.migration_id)
+    return progress(runtime, acc, claim.id)
 
 
 def retry(runtime: Runtime, acc: Access, migration_id: int) -> dict[str, Any]:
@@ -215,7 +216,7 @@ def _active_id(conn: Connection, workspace_id: int, user_id: int | None) -> int:
 def resume_all(runtime: Runtime) -> None:
     """At server start: carry on, in the background, with migrations a dead process left."""
     for claim in claim_orphans(runtime):
-        log.info("resuming storage migration %s", claim.migration_id)
+        log.info("resuming storage migration %s", claim.id)
         spawn(runtime, claim)
 
 
@@ -231,7 +232,7 @@ def resume_here(runtime: Runtime, wait: float = 2 * LEASE.total_seconds()) -> di
     deadline = time.monotonic() + wait
     while running_ids(runtime):
         for claim in claim_orphans(runtime):
-            results[claim.migration_id] = run(runtime, claim)
+            results[claim.id] = run(runtime, claim)
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
