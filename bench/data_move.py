@@ -268,13 +268,13 @@ def move(ws: BenchWorkspace, spec: dict[str, Any], writer: Writer) -> dict[str, 
         started = time.perf_counter()
         claim = data_moves.begin(ws.runtime, ws.acc, spec)
         begun = time.perf_counter()
-        poller = StatePoller(ws, claim.move_id)
+        poller = StatePoller(ws, claim.id)
         state = data_mover.run(ws.runtime, claim)
         ended = time.perf_counter()
     poller.stop()
     time.sleep(0.5)  # and goes on after the switch, on the new database
     writer.stop()
-    status = data_moves.status(ws.runtime, ws.acc, claim.move_id)
+    status = data_moves.status(ws.runtime, ws.acc, claim.id)
     return {
         "state": state,
         "status": status,
