@@ -7,8 +7,10 @@ service (169.254.169.254) and read what comes back through error messages or sto
 operator can allow private hosts with ``WORKSPACE_ALLOW_PRIVATE_HOSTS`` (for tests and for
 on-premises servers).
 
-A name is checked when it is saved and again when it is used; a DNS answer that changes
-between that check and the connection (DNS rebinding) is not caught here.
+A name is checked when it is saved and again when it is used. A connection must go to the
+very address that was checked (:func:`pinned_address`), never to the name again: a resolver
+that answers a public address to the check and 127.0.0.1 to the connection (DNS rebinding)
+would otherwise reach the loopback interface.
 """
 
 from __future__ import annotations
@@ -67,15 +69,29 @@ def resolve(host: str) -> list[Address]:
 
 def check_host(host: str, *, allow_private: bool) -> None:
     """Raise :class:`HostRefused` unless every address of ``host`` is public, or private
-    hosts are allowed by the operator."""
+    hosts are allowed by the operator (a name is then not even resolved)."""
+    if allow_private:
+        if not host or any(c.isspace() for c in host):
+            raise HostRefused("is not a host name")
+        return
+    pinned_address(host, allow_private=False)
+
+
+def pinned_address(host: str, *, allow_private: bool) -> str:
+    """Resolve ``host`` once, check it, and return the address to connect to.
+
+    The caller connects to this literal address (keeping ``host`` for TLS SNI, certificate
+    checks and the HTTP Host header), so the name is never looked up a second time.
+    """
     if not host or any(c.isspace() for c in host):
         raise HostRefused("is not a host name")
-    if allow_private:
-        return
-    for ip in resolve(host):
-        if not is_public(ip):
-            raise HostRefused(
-                f"{host} is a loopback, private, link-local or otherwise internal address "
-                f"({ip}); the server operator can allow those with "
-                "WORKSPACE_ALLOW_PRIVATE_HOSTS"
-            )
+    addresses = resolve(host)
+    if not allow_private:
+        for ip in addresses:
+            if not is_public(ip):
+                raise HostRefused(
+                    f"{host} is a loopback, private, link-local or otherwise internal address "
+                    f"({ip}); the server operator can allow those with "
+                    "WORKSPACE_ALLOW_PRIVATE_HOSTS"
+                )
+    return str(addresses[0])
