@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -30,9 +29,11 @@ from workspace import (
     FieldDef,
     FieldError,
     FieldType,
+    InvalidEmail,
     Lookup,
     ValidationFailed,
     ValueContext,
+    account_email,
     exact_string,
     hookimpl,
     list_operand,
@@ -328,8 +329,8 @@ class UserType(FieldType):
         if isinstance(value, str) and "@" in value:
             # The same normal form as user accounts get, so a member is found however typed.
             try:
-                return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-            except EmailNotValidError:
+                return account_email(value)
+            except InvalidEmail:
                 raise FieldError(f"{value.strip()[:60]!r} is not an email address") from None
         raise FieldError("must be a member's user id or email")
 

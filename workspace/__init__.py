@@ -27,6 +27,7 @@ from workspace.events import (
     RecordUpdated,
 )
 from workspace.hookspecs import hookimpl
+from workspace.identity import InvalidEmail, account_email
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,
@@ -52,6 +53,7 @@ __all__ = [
     "FieldDef",
     "FieldError",
     "FieldType",
+    "InvalidEmail",
     "Lookup",
     "ObjectInfo",
     "ObjectNotFound",
@@ -69,6 +71,7 @@ __all__ = [
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",
+    "account_email",
     "check_name",
     "check_prefix",
     "compare",

@@ -47,7 +47,8 @@ users = Table(
     "users",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("email", String(254), nullable=False, unique=True),
+    # The account form of the address (workspace.identity), compared byte for byte.
+    Column("email", exact_string(254), nullable=False, unique=True),
     Column("name", String(200), nullable=False, default=""),
     Column("password_hash", String(255), nullable=True),
     Column("is_admin", Boolean, nullable=False, default=False),
@@ -63,7 +64,7 @@ api_tokens = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("prefix", String(16), nullable=False),
-    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_hash", exact_string(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("expires_at", UtcDateTime, nullable=True),
@@ -178,8 +179,9 @@ activity = Table(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column("scope", String(64), primary_key=True),
-    Column("key", String(255), primary_key=True),
+    # The client's key as sent: "abc" and "ABC" are two keys.
+    Column("scope", exact_string(64), primary_key=True),
+    Column("key", exact_string(255), primary_key=True),
     Column("request_hash", String(64), nullable=False),
     # in_flight | done
     Column("state", String(16), nullable=False),
@@ -194,7 +196,7 @@ sessions = Table(
     "sessions",
     metadata,
     # SHA-256 of the cookie value: a leaked database row cannot be replayed as a cookie.
-    Column("id", String(64), primary_key=True),
+    Column("id", exact_string(64), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
@@ -211,7 +213,8 @@ views = Table(
         nullable=False,
         index=True,
     ),
-    Column("name", String(200), nullable=False),
+    # Exact, like every name that picks one thing: "Open" and "open" are two views.
+    Column("name", exact_string(200), nullable=False),
     # {"columns": [keys], "sort": "name,-amount", "filter": [...], "search": "..."}
     Column("config", JSON, nullable=False, default=dict),
     Column("created_by", BigInteger, nullable=True),
@@ -326,7 +329,7 @@ form_submissions = Table(
     # submit (the public form) | edit (a self-service edit link)
     Column("kind", String(16), nullable=False, default="submit"),
     # Random public reference: what a self-service edit link names (never an id).
-    Column("ref", String(32), nullable=False, unique=True),
+    Column("ref", exact_string(32), nullable=False, unique=True),
     Column("received_at", UtcDateTime, nullable=False),
     # HMAC of the client address with the server key: rate limits without keeping IPs.
     Column("ip_hash", String(64), nullable=False),
@@ -346,7 +349,7 @@ form_tokens = Table(
     "form_tokens",
     metadata,
     # SHA-256 of a one-time token a rendered form carried: claimed by the first post only.
-    Column("token_hash", String(64), primary_key=True),
+    Column("token_hash", exact_string(64), primary_key=True),
     Column("form_id", ForeignKey("forms.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("submission_id", BigInteger, nullable=False),
     Column("used_at", UtcDateTime, nullable=False, index=True),
@@ -458,7 +461,7 @@ storage_migrations = Table(
     Column("error", String(2000), nullable=True),
     # Whoever runs the copy holds a lease it renews; an expired lease means its process
     # died, and the next start (or `workspace storage migrate --resume`) takes over.
-    Column("lease_token", String(32), nullable=True),
+    Column("lease_token", exact_string(32), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
     Column("started_by", BigInteger, nullable=True),
     Column("started_at", UtcDateTime, nullable=False),
@@ -618,7 +621,7 @@ data_moves = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
     # The process copying holds the lease and renews it per batch; an expired one is claimed.
-    Column("lease_token", String(32), nullable=True),
+    Column("lease_token", exact_string(32), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
     # After the switch the source is the old copy: kept (read-only) | retired (dropped).
     Column("old_copy", String(16), nullable=True),

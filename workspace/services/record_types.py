@@ -447,12 +447,12 @@ def _insert_field(
 def _check_type_name_free(
     conn: Any, workspace_id: int, name: str, exclude: int | None = None
 ) -> None:
-    query = select(RT.c.id).where(
-        RT.c.workspace_id == workspace_id, func.lower(RT.c.name) == name.lower()
-    )
+    # Compared here, not in SQL: MySQL's default collation would also call "Café" and
+    # "Cafe" the same name, SQLite would not.
+    query = select(RT.c.name).where(RT.c.workspace_id == workspace_id)
     if exclude is not None:
         query = query.where(RT.c.id != exclude)
-    if conn.execute(query).first() is not None:
+    if name.lower() in {other.lower() for other in conn.execute(query).scalars()}:
         raise Conflict("a record type with this name exists", fields={"name": "is already used"})
 
 

@@ -17,6 +17,7 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.errors import NotAuthenticated, ValidationFailed
+from workspace.identity import InvalidEmail, account_email
 from workspace.runtime import Runtime
 from workspace.services import auth
 from workspace.services.principal import Principal
@@ -48,11 +49,13 @@ def log_in(runtime: Runtime, email: str, password: str) -> str:
     The same message for an unknown email and a wrong password, so the form does not tell
     which addresses have accounts.
     """
+    try:
+        address = account_email(email)
+    except InvalidEmail:
+        address = ""
     with transaction(runtime.control) as conn:
         row = conn.execute(
-            select(U.c.id, U.c.password_hash, U.c.disabled_at).where(
-                U.c.email == email.strip().lower()
-            )
+            select(U.c.id, U.c.password_hash, U.c.disabled_at).where(U.c.email == address)
         ).first()
     stored = row.password_hash if row is not None and row.disabled_at is None else None
     if not auth.verify_password(stored, password) or row is None:

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +13,7 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from workspace.identity import InvalidEmail, account_email
 from workspace.runtime import Runtime
 from workspace.services import auth
 from workspace.services.principal import Principal
@@ -22,9 +22,10 @@ PUBLIC_COLUMNS = (m.users.c.id, m.users.c.email, m.users.c.name, m.users.c.is_ad
 
 
 def normalise_email(email: str) -> str:
+    """The account form of ``email`` (:mod:`workspace.identity`), or a 422 naming the field."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except (EmailNotValidError, AttributeError) as exc:
+        return account_email(email)
+    except InvalidEmail as exc:
         raise ValidationFailed.single("email", f"is not a valid email address: {exc}") from None
 
 

@@ -16,7 +16,7 @@ from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from workspace.runtime import Runtime
-from workspace.services import record_types
+from workspace.services import record_types, users
 from workspace.services.names import clean_name
 from workspace.services.principal import RANK, ROLES, Access, Principal
 
@@ -149,9 +149,10 @@ def add_member(runtime: Runtime, acc: Access, email: Any, role: Any) -> dict[str
     role = _check_role_change(acc, None, role)
     if not isinstance(email, str):
         raise ValidationFailed.single("email", "must be the email of an existing account")
+    address = users.normalise_email(email)
     u = m.users
     with transaction(runtime.control, write=True) as conn:
-        user = conn.execute(select(u.c.id).where(u.c.email == email.strip().lower())).first()
+        user = conn.execute(select(u.c.id).where(u.c.email == address)).first()
         if user is None:
             raise ValidationFailed.single("email", "no account has this email")
         exists = conn.execute(
