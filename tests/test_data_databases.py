@@ -374,3 +374,38 @@ def test_bad_settings_are_named(api: Api, ws: int, runtime):
     missing = api.put(database(ws), {"host": "db.example.com"}, expect=422)["error"]
     assert missing["fields"] == {"database": "is required"}
     assert stored_rows(runtime, ws) == []
+
+
+def test_text_in_the_customer_database_compares_exactly_whatever_its_default(api: Api, ws: int):
+    """The customer's database defaults to an accent- and case-insensitive collation; every
+    text column the server creates there (values, choices, link rows, match keys) is binary,
+    so "bób@" never matches "bob@" in a unique index or a lookup."""
+    assert customer_sql("SELECT @@collation_database") == [("utf8mb4_unicode_ci",)]
+    api.put(database(ws), good(), expect=200)
+    rt, _ = make_type(
+        api,
+        ws,
+        "Contact",
+        field("Name", "text"),
+        field("Email", "email", unique=True),
+        field("Phone", "phone"),
+        field("Site", "url"),
+        field("Stage", "single_choice", choices=["New", "Won"]),
+        field("Tags", "multiple_choice", choices=["A", "B"]),
+        rows=[{"name": "Bob", "email": "bob@example.org"}],
+    )
+    api.post(
+        f"/workspaces/{ws}/types/{rt['id']}/dedupe-rules",
+        {"rule": "email", "fields": ["email"], "on_create": "block", "on_update": "block"},
+        expect=201,
+    )
+    api.post(
+        records_path(ws, rt), {"fields": {"name": "Twin", "email": "bób@example.org"}}, expect=201
+    )
+    columns = customer_sql(
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+        " WHERE table_schema = DATABASE() AND collation_name IS NOT NULL"
+        " AND table_name NOT LIKE 'v\\_%'"
+    )
+    assert {table[:3] for table, _, _ in columns} >= {"rt_", "dk_"}
+    assert [c for c in columns if c[2] != "utf8mb4_bin"] == []
