@@ -1,4 +1,4 @@
-"""Moving a workspace's records to the customer's own MySQL, against a plain SQL copy (issue 6).
+"""Moving a workspace's records to the customer's own MySQL, against a plain SQL copy.
 
 One run, on one MySQL/MariaDB server (default ``root@127.0.0.1:3306``):
 
@@ -10,7 +10,7 @@ One run, on one MySQL/MariaDB server (default ``root@127.0.0.1:3306``):
    fields (text, email, single choice, number, date, long text, multiple choice, a relation
    to Company) with the ``email`` dedupe rule, ``--records`` people loaded through
    ``records.bulk`` (1,000 per call; not timed as part of the move);
-3. the move: ``data_moves.begin`` (tests the connection, records the move) and
+3. the move: ``moves.begin`` (tests the connection, records the move) and
    ``data_mover.run`` in this process, the same code the background thread runs, while a
    writer thread creates people through ``records.create`` at ``--rate`` per second and
    counts the 503s (``DataMoving``). The phases are timed by wrapping the mover's steps
@@ -49,17 +49,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from workspace import models as m
+from workspace.databases import copies as data_copy
+from workspace.databases import gate, moves, verify
+from workspace.databases import mover as data_mover
+from workspace.databases.checks import PRIVILEGES
 from workspace.db import transaction
 from workspace.errors import DataMoving
-from workspace.services import (
-    data_copy,
-    data_gate,
-    data_mover,
-    data_moves,
-    data_verify,
-    records,
-)
-from workspace.services.data_checks import PRIVILEGES
+from workspace.records import records
 
 DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1:3306"
 PID = os.getpid()
@@ -159,9 +155,9 @@ class Timeline:
     STEPS: list[tuple[ModuleType, str, str]] = [
         (data_copy, "prepare_target", "prepare target tables"),
         (data_copy, "copy_tables", "copy (online, keyset batches)"),
-        (data_verify, "walk", "walk + repair, both sides in full (online)"),
-        (data_gate, "freeze", "freeze (waits for writes in flight)"),
-        (data_verify, "settle", "settle: records written since the walk, counts (frozen)"),
+        (verify, "walk", "walk + repair, both sides in full (online)"),
+        (gate, "freeze", "freeze (waits for writes in flight)"),
+        (verify, "settle", "settle: records written since the walk, counts (frozen)"),
         (data_mover, "_switch", "switch (one control transaction)"),
     ]
 
@@ -266,7 +262,7 @@ def move(ws: BenchWorkspace, spec: dict[str, Any], writer: Writer) -> dict[str, 
     time.sleep(1)  # the writer is going before the move starts
     with Timeline() as timeline:
         started = time.perf_counter()
-        claim = data_moves.begin(ws.runtime, ws.acc, spec)
+        claim = moves.begin(ws.runtime, ws.acc, spec)
         begun = time.perf_counter()
         poller = StatePoller(ws, claim.id)
         state = data_mover.run(ws.runtime, claim)
@@ -274,7 +270,7 @@ def move(ws: BenchWorkspace, spec: dict[str, Any], writer: Writer) -> dict[str, 
     poller.stop()
     time.sleep(0.5)  # and goes on after the switch, on the new database
     writer.stop()
-    status = data_moves.status(ws.runtime, ws.acc, claim.id)
+    status = moves.status(ws.runtime, ws.acc, claim.id)
     return {
         "state": state,
         "status": status,

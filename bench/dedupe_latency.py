@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedupe_crm_data import CRM_FIELDS, generate
 from dedupe_workspace import BenchWorkspace
 
+from workspace.dedupe import rules as dedupe_rules
 from workspace.errors import DuplicateFound
-from workspace.services import dedupe_rules, records
+from workspace.records import records
 
 DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1:3306"
 CHUNK = 100_000

@@ -1,4 +1,4 @@
-"""Dedupe quality and speed (issue 4): our scan against Splink and exact email, on labelled sets.
+"""Dedupe quality and speed: our scan against Splink and exact email, on labelled sets.
 
 For each set (FEBRL 1 to 4, and the generated hard CRM set, 100,000 records by default) one
 run does, and prints as one table:

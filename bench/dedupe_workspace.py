@@ -4,7 +4,7 @@
 SQLite: a file in a temporary folder, removed on close), migrates it, and creates an admin,
 a workspace and its access, the way the tests do. Records go in through
 ``records.bulk`` (the API's bulk path), rules through ``dedupe_rules.add_rule`` and the
-scan is ``duplicates.scan``: no HTTP, so the figures are the services' own.
+scan is ``queue.scan``: no HTTP, so the figures are the services' own.
 """
 
 from __future__ import annotations
@@ -28,19 +28,17 @@ if str(REPO) not in sys.path:
 
 from workspace import migrate  # noqa: E402
 from workspace import models as m  # noqa: E402
+from workspace.access import users, workspaces  # noqa: E402
+from workspace.boot import build_runtime  # noqa: E402
 from workspace.db import transaction  # noqa: E402
-from workspace.runtime import Runtime, build_runtime  # noqa: E402
+from workspace.dedupe import queue  # noqa: E402
+from workspace.dedupe import rules as dedupe_rules  # noqa: E402
+from workspace.principal import Access, Principal  # noqa: E402
+from workspace.records import records  # noqa: E402
+from workspace.runtime import Runtime  # noqa: E402
 from workspace.schema.tables import RecordTypeDef  # noqa: E402
-from workspace.services import (  # noqa: E402
-    dedupe_rules,
-    duplicates,
-    record_types,
-    records,
-    users,
-    workspaces,
-)
-from workspace.services.principal import Access, Principal  # noqa: E402
 from workspace.settings import Settings  # noqa: E402
+from workspace.types import record_types  # noqa: E402
 
 BATCH = 1000
 
@@ -146,7 +144,7 @@ class BenchWorkspace:
 
     def scan(self, type_id: int) -> tuple[dict[str, int], float]:
         started = time.perf_counter()
-        result = duplicates.scan(self.runtime, self.acc, self.rt(type_id))
+        result = queue.scan(self.runtime, self.acc, self.rt(type_id))
         return result, time.perf_counter() - started
 
     def queued(self, type_id: int) -> list[tuple[int, int, str, float]]:

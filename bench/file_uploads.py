@@ -1,5 +1,5 @@
 """Uploads and downloads of files on a record through the HTTP API, and the server process's
-peak memory while it handles them (issue #5: it must stay flat, not grow with file size).
+peak memory while it handles them (it must stay flat, not grow with file size).
 
     .venv/bin/python bench/file_uploads.py                  # 1, 10 and 100 MB
     .venv/bin/python bench/file_uploads.py --sizes 100,500
@@ -29,8 +29,8 @@ from pathlib import Path
 import httpx
 
 from workspace import migrate
-from workspace.runtime import build_runtime
-from workspace.services import auth, users
+from workspace.access import auth, users
+from workspace.boot import build_runtime
 from workspace.settings import Settings
 
 MB = 1_000_000

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from load_client import Outcome
 
-# A popular peer server on this very workload on a 2-core machine (issue 2).
+# A popular peer server on this very workload on a 2-core machine.
 PEER = {
     "bulk": 1133.0,
     "create": 85.0,

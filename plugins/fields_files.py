@@ -1,4 +1,4 @@
-"""The built-in file field type (issue #5): the files attached to a record through a field.
+"""The built-in file field type: the files attached to a record through a field.
 
 A file field's value is the list of files uploaded through it, oldest first, as
 ``[{"id", "name", "size", "content_type"}]``. The files are rows of the control database's

@@ -111,6 +111,19 @@ async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+class BadConfig(ValueError):
+    """A backend's settings are wrong: ``fields`` names each bad key and says why.
+
+    The storage services answer it as a 422 naming the same keys; backends raise it so they
+    need nothing of the server but the hook marker.
+    """
+
+    def __init__(self, message: str, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
 class StorageBackend(Protocol):
     """Where file bytes are stored. Implementations are registered as classes through the
     ``register_storage_backends`` hook and built per configuration with ``from_config``.
@@ -127,8 +140,8 @@ class StorageBackend(Protocol):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
-        """Build a backend from an admin's settings; raise ``workspace.ValidationFailed``
-        naming the key for a missing, unknown or invalid one. Does no I/O."""
+        """Build a backend from an admin's settings; raise :class:`BadConfig` naming the
+        key for a missing, unknown or invalid one. Does no I/O."""
         ...
 
     async def put(self, name: str, chunks: AsyncIterator[bytes]) -> int:
@@ -217,6 +230,7 @@ class StorageBackendRegistry:
 
 __all__ = [
     "CHUNK_SIZE",
+    "BadConfig",
     "ObjectInfo",
     "ObjectNotFound",
     "StorageBackend",

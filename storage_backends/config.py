@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workspace import ValidationFailed
+from storage_backends import BadConfig
 
 #: Seconds a network backend waits for a connection or for any one read or write.
 DEFAULT_TIMEOUT = 30.0
@@ -72,9 +72,9 @@ class ConfigReader:
         self.errors.setdefault(key, reason)
 
     def done(self) -> None:
-        """Raise ValidationFailed naming each bad or unknown key, if any."""
+        """Raise BadConfig naming each bad or unknown key, if any."""
         for key in sorted(set(self.config) - self.seen):
             self.errors[key] = "is not a setting of this backend"
         if self.errors:
             summary = "; ".join(f"{key} {reason}" for key, reason in self.errors.items())
-            raise ValidationFailed(f"{self.kind} storage: {summary}", fields=dict(self.errors))
+            raise BadConfig(f"{self.kind} storage: {summary}", dict(self.errors))

@@ -23,9 +23,8 @@ from typing import Any, ClassVar, Self
 import aioftp
 import anyio
 
-from storage_backends import CHUNK_SIZE
-from storage_backends.config import ConfigReader
-from workspace import (
+from storage_backends import (
+    CHUNK_SIZE,
     ObjectInfo,
     ObjectNotFound,
     StorageBackend,
@@ -33,10 +32,11 @@ from workspace import (
     check_name,
     check_prefix,
     explain_error,
-    hookimpl,
     is_name,
     storage_errors,
 )
+from storage_backends.config import ConfigReader
+from workspace.hookspecs import hookimpl
 
 #: aioftp raises ValueError for replies it cannot parse (a server that does not speak FTP).
 ERRORS = (aioftp.AIOFTPException, OSError, ValueError)

@@ -16,18 +16,18 @@ from typing import Any, ClassVar, Self
 
 import anyio
 
-from storage_backends import CHUNK_SIZE
-from storage_backends.config import ConfigReader
-from workspace import (
+from storage_backends import (
+    CHUNK_SIZE,
     ObjectInfo,
     ObjectNotFound,
     StorageBackend,
     check_name,
     check_prefix,
-    hookimpl,
     is_name,
     storage_errors,
 )
+from storage_backends.config import ConfigReader
+from workspace.hookspecs import hookimpl
 
 
 @hookimpl

@@ -26,18 +26,18 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ReadTimeoutError,
 )
 
-from storage_backends import CHUNK_SIZE
-from storage_backends.config import ConfigReader
-from workspace import (
+from storage_backends import (
+    CHUNK_SIZE,
     ObjectInfo,
     ObjectNotFound,
     StorageBackend,
     check_name,
     check_prefix,
-    hookimpl,
     is_name,
     storage_errors,
 )
+from storage_backends.config import ConfigReader
+from workspace.hookspecs import hookimpl
 
 log = logging.getLogger(__name__)
 

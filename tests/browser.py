@@ -18,9 +18,10 @@ import pytest
 import uvicorn
 from playwright.sync_api import sync_playwright
 
+from workspace.access import users
 from workspace.app import create_app
-from workspace.runtime import Runtime, build_runtime
-from workspace.services import users
+from workspace.boot import build_runtime
+from workspace.runtime import Runtime
 from workspace.settings import Settings
 
 CHROMIUM = os.environ.get("WORKSPACE_TEST_CHROMIUM", "/usr/bin/chromium")

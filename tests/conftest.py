@@ -23,10 +23,11 @@ from sqlalchemy.engine import make_url
 
 from tests.helpers import Api
 from workspace import migrate
+from workspace.access import auth, users, workspaces
 from workspace.app import create_app
-from workspace.runtime import Runtime, build_runtime
-from workspace.services import auth, users, workspaces
-from workspace.services.principal import Access, Principal
+from workspace.boot import build_runtime
+from workspace.principal import Access, Principal
+from workspace.runtime import Runtime
 from workspace.settings import Settings
 
 pytest_plugins = ["tests.browser", "tests.storage_servers"]

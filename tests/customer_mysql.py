@@ -1,4 +1,4 @@
-"""A customer's own MySQL for the data database tests (issue #6): a second database on the
+"""A customer's own MySQL for the data database tests: a second database on the
 test MariaDB, a user with every privilege the server needs on it (and on a latin1 database),
 and a user who may only read and insert; all dropped again at the end."""
 
@@ -13,7 +13,7 @@ import pymysql
 import pytest
 
 from tests.conftest import _mysql_admin
-from workspace.services.data_checks import PRIVILEGES
+from workspace.databases.checks import PRIVILEGES
 from workspace.settings import Settings
 
 PID = os.getpid()

@@ -10,8 +10,7 @@ from sqlalchemy import inspect, select, update
 
 from workspace import models as m
 from workspace.runtime import Runtime
-from workspace.schema import tables
-from workspace.services import definitions
+from workspace.schema import definitions, tables
 
 RT, F = m.record_types, m.fields
 

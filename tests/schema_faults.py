@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.schema_checks import expire_lease, type_row
-from workspace.services import schema_changes
+from workspace.types import schema_changes
 
 
 class Crash(Exception):

@@ -14,10 +14,10 @@ from storage_backends import StorageBackend, one_chunk
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
+from workspace.files.files import blob_name
 from workspace.runtime import Runtime
-from workspace.services import file_storage
-from workspace.services.file_blobs import run_async
-from workspace.services.files import blob_name
+from workspace.storage import backends
+from workspace.storage.blobs import run_async
 
 #: What each blob held, to put a damaged one right again.
 PAYLOADS: dict[str, bytes] = {}
@@ -31,7 +31,7 @@ def add_file(runtime: Runtime, ws: int, data: bytes, *, deleted: bool = False) -
     """Store a blob where the files service would (the write backend), then its files row."""
     sha = hashlib.sha256(data).hexdigest()
     PAYLOADS[sha] = data
-    backend = file_storage.write_backend(runtime, ws)
+    backend = backends.write_backend(runtime, ws)
     run_async(backend.put, blob_name(sha), one_chunk(data))
     insert_row(runtime, ws, sha, len(data), deleted=deleted)
     return sha

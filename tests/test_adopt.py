@@ -1,4 +1,4 @@
-"""Adopting an existing table of the customer's MySQL as a record type (issue #6): a table made
+"""Adopting an existing table of the customer's MySQL as a record type: a table made
 by plain SQL with awkward names and types is listed, described, adopted without a change to
 its structure, edited through the API and through SQL, and each side sees the other's edits.
 
@@ -28,8 +28,8 @@ from tests.customer_mysql import (
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf, log_in, page_user
 from workspace.errors import VersionConflict
-from workspace.services import records
-from workspace.services.definitions import open_type
+from workspace.records import records
+from workspace.schema.definitions import open_type
 from workspace.settings import Settings
 
 __all__ = ["customer", "fresh_customer_database"]

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from workspace.access import auth
+from workspace.boot import build_runtime
 from workspace.errors import NotAuthenticated
-from workspace.runtime import build_runtime
-from workspace.services import auth
 
 
 @pytest.fixture

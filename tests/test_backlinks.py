@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from workspace.errors import NotFound
-from workspace.services import backlinks, deleted_records, record_types, records
-from workspace.services.definitions import open_type
-from workspace.services.principal import Access
+from workspace.principal import Access
+from workspace.records import backlinks, records
+from workspace.records import deleted as deleted_records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 
 class Types:

@@ -1,4 +1,4 @@
-"""Copying a workspace's record data to another database and verifying it (issue #6).
+"""Copying a workspace's record data to another database and verifying it.
 
 The source is the managed database the workspace starts on (SQLite, or MariaDB in the MySQL
 run); the target is a throw-away MariaDB database, standing in for the customer's own.
@@ -18,11 +18,13 @@ from tests.conftest import MYSQL_URL, _run_admin
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
 from workspace.clock import utcnow
+from workspace.databases import copies as data_copy
+from workspace.databases import verify as data_verify
 from workspace.db import dispose, make_engine, transaction
 from workspace.errors import Conflict
 from workspace.runtime import Runtime
+from workspace.schema import definitions
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import data_copy, data_verify, definitions
 
 TARGET = f"ws_move_{os.getpid()}"
 BATCH = 100

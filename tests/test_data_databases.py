@@ -1,4 +1,4 @@
-"""A workspace's own MySQL as its data database (issue #6): test connection step by step,
+"""A workspace's own MySQL as its data database: test connection step by step,
 nothing stored on failure, records and readable views in the customer's database, and a
 customer database that stops takes down only its own workspace.
 
@@ -34,20 +34,23 @@ from tests.helpers import Api, field, make_type, records_path
 from tests.storage_servers import Relay
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
-from workspace.db import transaction
-from workspace.errors import Unavailable
-from workspace.runtime import build_runtime
-from workspace.schema import naming
-from workspace.services import data_databases, record_types, records, workspaces
-from workspace.services.data_checks import (
+from workspace.access import workspaces
+from workspace.boot import build_runtime
+from workspace.databases import connections as data_databases
+from workspace.databases.checks import (
     PRIVILEGES,
     ConnectionFailed,
     Target,
     check_version,
     granted_privileges,
 )
-from workspace.services.principal import Principal
+from workspace.db import transaction
+from workspace.errors import Unavailable
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema import naming
 from workspace.settings import Settings
+from workspace.types import record_types
 
 __all__ = ["customer", "fresh_customer_database"]
 

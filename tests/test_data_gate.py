@@ -1,4 +1,4 @@
-"""The gate on record writes and the schema freeze of a move (issue #6): frozen writes get a
+"""The gate on record writes and the schema freeze of a move: frozen writes get a
 503 with Retry-After and change nothing, schema changes get a 409 naming the move until it
 ends, and a process whose cached route is stale writes where the records are now."""
 
@@ -19,11 +19,14 @@ from tests.customer_mysql import (
 )
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
+from workspace.boot import build_runtime
+from workspace.databases import gate as data_gate
+from workspace.databases import moves as data_moves
 from workspace.db import transaction
-from workspace.runtime import build_runtime
-from workspace.services import data_gate, data_moves, record_types, records
-from workspace.services.principal import Access
+from workspace.principal import Access
+from workspace.records import records
 from workspace.settings import Settings
+from workspace.types import record_types
 
 __all__ = ["customer", "fresh_customer_database"]
 

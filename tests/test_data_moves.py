@@ -1,4 +1,4 @@
-"""Moving a workspace's records to the customer's own MySQL and back (issue #6): 10k records
+"""Moving a workspace's records to the customer's own MySQL and back: 10k records
 across three types (a relation, a multiple choice field, dedupe keys) and a file, records
 written while the move runs, a mover that loses its lease half way and another that finishes,
 a copy the target keeps altering (the move fails, naming the table; the source stays in use),
@@ -32,12 +32,17 @@ from tests.customer_mysql import (
 )
 from tests.helpers import Api, field, make_type, records_path
 from tests.test_files import upload
+from workspace import leases
 from workspace import models as m
+from workspace.databases import copies
+from workspace.databases import mover as data_mover
+from workspace.databases import moves as data_moves
 from workspace.db import transaction
 from workspace.errors import DataMoving
+from workspace.principal import Access
+from workspace.records import records
 from workspace.runtime import Runtime
-from workspace.services import data_copy, data_mover, data_moves, definitions, leases, records
-from workspace.services.principal import Access
+from workspace.schema import definitions
 from workspace.settings import Settings
 
 __all__ = ["customer", "fresh_customer_database"]
@@ -283,7 +288,7 @@ def test_a_copy_the_target_alters_fails_naming_the_table_and_the_source_stays(
     name = company.field_by_key("name").column
     claim = data_moves.begin(runtime, access, good())
     # Someone's trigger on the customer's database rewrites one row as it is copied.
-    data_copy.prepare_target(data_mover.engine_of(runtime, _target_id(runtime, claim)), [company])
+    copies.prepare_target(data_mover.engine_of(runtime, _target_id(runtime, claim)), [company])
     customer_sql(
         f"CREATE TRIGGER tamper BEFORE INSERT ON {company.table.name} FOR EACH ROW "
         f"SET NEW.{name} = IF(NEW.id % 500 = 7, 'tampered', NEW.{name})"

@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers import Api, field, make_type, records_path
 from workspace.errors import DuplicateFound
-from workspace.services import dedupe, records
-from workspace.services.definitions import open_type
+from workspace.records import match_keys, records
+from workspace.schema.definitions import open_type
 
 
 @pytest.fixture
@@ -269,7 +269,7 @@ def test_an_entry_path_can_bring_its_own_policy_but_not_weaken_enforced_rules(
         expect=201,
     )
     _, rt = open_type(runtime, access.principal, access.workspace_id, people["rt"]["id"])
-    fill_only = dedupe.Override("update", policy="overwrite", protect=frozenset({"city"}))
+    fill_only = match_keys.Override("update", policy="overwrite", protect=frozenset({"city"}))
     merged = records.create(
         runtime,
         access,
@@ -288,6 +288,6 @@ def test_an_entry_path_can_bring_its_own_policy_but_not_weaken_enforced_rules(
             access,
             rt,
             {"name": "Ada 3", "email": "ada@x.org"},
-            override=dedupe.Override("off"),
+            override=match_keys.Override("off"),
         )
     assert names(api, people) == ["Ada L"]

@@ -1,4 +1,4 @@
-"""File fields (issue #5): a record's value of a file field is the files uploaded through it.
+"""File fields: a record's value of a file field is the files uploaded through it.
 
 Through the API on SQLite and MySQL: the value in get, list and bulk answers, read-only in
 writes, no filters or sorting, the designer's rules (not required, no type change), the
@@ -15,9 +15,9 @@ from sqlalchemy import Engine, event
 from tests.helpers import Api, field, make_type
 from tests.test_files import PNG, download, upload
 from workspace.errors import ValidationFailed
-from workspace.services import form_config
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.forms import config as form_config
+from workspace.principal import Principal
+from workspace.schema.definitions import open_type
 
 
 @pytest.fixture
@@ -257,7 +257,7 @@ def test_an_import_neither_suggests_nor_takes_a_file_field(api, rec, client):
 
 
 def test_a_public_form_takes_files_only_from_the_submitter(rec, runtime, owner):
-    """Public forms ask for file fields (issue #4, tests/test_forms_files.py) but never
+    """Public forms ask for file fields (tests/test_forms_files.py) but never
     take their files from the link or a fixed value."""
     principal = Principal(owner[0]["id"], owner[0]["email"])
     rt = open_type(runtime, principal, rec["ws"], rec["rt"]["id"])[1]

@@ -1,4 +1,4 @@
-"""Files on records (issue #5): the service and the API, on SQLite and MySQL.
+"""Files on records: the service and the API, on SQLite and MySQL.
 
 Most tests use the workspace's default backend, a local folder. The store-by-hash, round-trip
 and dead-backend cases also run against real S3 (moto's server) and FTP (pyftpdlib) servers
@@ -30,8 +30,9 @@ from workspace.app import create_app
 from workspace.cli import cli
 from workspace.clock import utcnow
 from workspace.db import transaction
+from workspace.files import files
 from workspace.runtime import Runtime
-from workspace.services import file_storage, files
+from workspace.storage import backends as file_storage
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c489")
 PNG += bytes.fromhex("0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")

@@ -14,18 +14,13 @@ import pytest
 
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf
+from workspace import activity
+from workspace.access import workspaces
+from workspace.boot import build_runtime
 from workspace.errors import ValidationFailed
-from workspace.runtime import build_runtime
-from workspace.services import (
-    activity,
-    form_edits,
-    form_intake,
-    form_submissions,
-    form_tokens,
-    forms,
-    workspaces,
-)
-from workspace.services.principal import Principal
+from workspace.forms import edits, forms, intake, tokens
+from workspace.forms import submissions as form_submissions
+from workspace.principal import Principal
 from workspace.web.fields import field_value
 
 TOKEN = re.compile(r'name="_form_token" value="([^"]+)"')
@@ -86,11 +81,11 @@ def send(
     *,
     address: str = "198.51.100.7",
     token: str | None = None,
-) -> form_intake.Answer:
+) -> intake.Answer:
     """One post as a browser sends it, through the service."""
     form = forms.by_slug(runtime, slug)
-    raw = {"_form_token": token or form_tokens.issue(runtime, form.id), **values}
-    return form_intake.submit(runtime, slug, raw, address, field_value)
+    raw = {"_form_token": token or tokens.issue(runtime, form.id), **values}
+    return intake.submit(runtime, slug, raw, address, field_value)
 
 
 def stored(runtime: Any, access: Any, form: dict[str, Any]) -> list[dict[str, Any]]:
@@ -336,7 +331,7 @@ def test_a_filled_honeypot_is_stored_as_spam_and_answered_like_a_success(
     answer = send(
         runtime,
         shop["slug"],
-        {"name": "Bot", "email": "bot@example.org", form_intake.HONEYPOT: "http://spam"},
+        {"name": "Bot", "email": "bot@example.org", intake.HONEYPOT: "http://spam"},
     )
     assert (
         answer.view == "done"
@@ -395,7 +390,7 @@ def test_a_replayed_or_double_clicked_post_counts_once_and_shows_the_same_result
 
 def test_a_post_with_a_forged_or_stale_token_is_asked_again(runtime, access, api, shop):
     form = forms.by_slug(runtime, shop["slug"])
-    old = form_tokens.issue(runtime, form.id, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+    old = tokens.issue(runtime, form.id, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
     for token in ("forged.token.x", old):
         answer = send(runtime, shop["slug"], {"name": "Bo", "email": "bo@example.org"}, token=token)
         assert answer.view == "form" and answer.page is not None
@@ -432,8 +427,8 @@ def test_a_refused_duplicate_gets_a_neutral_page_without_anyones_data(
     response = post_page(client, shop["slug"], {"name": "Eve", "email": "ADA@example.org"})
     assert response.status_code == 200
     text = response.text
-    assert form_intake.REFUSED in text
-    assert not ENUMERATION.search(text.replace(form_intake.REFUSED, ""))
+    assert intake.REFUSED in text
+    assert not ENUMERATION.search(text.replace(intake.REFUSED, ""))
     for secret in ("Ada Lovelace", "ada@example.org", "London", f"/r/{shop['ada']['id']}"):
         assert secret not in text
     created = post_page(client, shop["slug"], {"name": "Bo", "email": "bo@example.org"})
@@ -502,7 +497,7 @@ def test_an_edit_link_lets_the_customer_change_the_forms_fields_only(
             "source": "x",
         },
     )
-    assert saved.status_code == 200 and form_edits.SAVED in saved.text
+    assert saved.status_code == 200 and edits.SAVED in saved.text
     bo = customers(api, shop)[-1]
     assert (bo["name"], bo["city"], bo["email"], bo["source"]) == (
         "Bo Berg",
@@ -525,11 +520,11 @@ def test_expired_tampered_and_foreign_edit_links_do_not_work(runtime, access, ap
     ref = form_submissions.get(runtime, sub["id"])["ref"]
     form_id = shop["form"]["id"]
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
-    expired = form_tokens.edit_token(runtime, form_id, ref, now=past)
-    good = form_tokens.edit_token(runtime, form_id, ref)
+    expired = tokens.edit_token(runtime, form_id, ref, now=past)
+    good = tokens.edit_token(runtime, form_id, ref)
     tampered = good[:-1] + ("0" if good[-1] != "0" else "1")
     other = forms.create_form(runtime, access, shop["rt"]["id"], "Other")
-    foreign = form_tokens.edit_token(runtime, other["id"], ref)
+    foreign = tokens.edit_token(runtime, other["id"], ref)
     base = f"/f/{shop['slug']}/edit/"
     assert client.get(base + good).status_code == 200
     assert client.get(base + expired).status_code == 410
@@ -554,7 +549,7 @@ def test_no_edit_link_for_a_post_merged_into_someone_elses_record(runtime, acces
 def test_the_team_can_copy_an_edit_link_that_follows_merges(runtime, access, api, shop, client):
     send(runtime, shop["slug"], {"name": "Bo", "email": "bo@example.org", "city": "Oslo"})
     [sub] = stored(runtime, access, shop["form"])
-    link = form_edits.link_for(runtime, access, shop["form"]["id"], sub["id"])
+    link = edits.link_for(runtime, access, shop["form"]["id"], sub["id"])
     api.post(
         f"/workspaces/{shop['ws']}/types/{shop['rt']['id']}/merges",
         {"survivor": shop["ada"]["id"], "loser": sub["record"]},
@@ -569,7 +564,7 @@ def test_the_team_can_copy_an_edit_link_that_follows_merges(runtime, access, api
 def test_a_double_click_racing_the_first_post_still_counts_once(runtime, access, api, shop):
     """Two posts of one rendered form at the same moment: the token's claim decides."""
     form = forms.by_slug(runtime, shop["slug"])
-    token = form_tokens.issue(runtime, form.id)
+    token = tokens.issue(runtime, form.id)
     values = {"name": "Bo", "email": "bo@example.org"}
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(
@@ -588,7 +583,7 @@ def test_a_post_is_on_file_before_anything_can_go_wrong(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the disk caught fire")
 
-    monkeypatch.setattr(form_intake.records, "create", broken)
+    monkeypatch.setattr(intake.records, "create", broken)
     response = post_page(client, shop["slug"], {"name": "Bo", "email": "bo@example.org"})
     assert response.status_code == 500 and "Traceback" not in response.text
     [sub] = stored(runtime, access, shop["form"])

@@ -13,15 +13,10 @@ from sqlalchemy import select
 from tests.helpers import Api, field, make_type
 from tests.web import HX, csrf, log_in, page_user
 from workspace import models as m
-from workspace.services import (
-    auth,
-    form_intake,
-    form_submissions,
-    form_tokens,
-    forms,
-    workspaces,
-)
-from workspace.services.principal import Principal
+from workspace.access import auth, workspaces
+from workspace.forms import forms, intake, tokens
+from workspace.forms import submissions as form_submissions
+from workspace.principal import Principal
 from workspace.web.fields import field_value
 
 
@@ -155,12 +150,12 @@ def test_the_submissions_list_shows_each_outcome_and_filters(client, runtime, se
     form_id = setup["form"]["id"]
 
     def send(values: dict[str, Any]) -> None:
-        raw = {"_form_token": form_tokens.issue(runtime, form_id), **values}
-        form_intake.submit(runtime, slug, raw, "192.0.2.1", field_value)
+        raw = {"_form_token": tokens.issue(runtime, form_id), **values}
+        intake.submit(runtime, slug, raw, "192.0.2.1", field_value)
 
     send({"name": "Ada <script>", "email": "ada@example.org"})
     send({"name": "", "email": "nope"})
-    send({"name": "Bot", form_intake.HONEYPOT: "x"})
+    send({"name": "Bot", intake.HONEYPOT: "x"})
     url = f"/w/{setup['ws']}/forms/{form_id}/submissions"
     page = client.get(url)
     assert page.status_code == 200
@@ -190,8 +185,8 @@ def test_the_submissions_list_shows_each_outcome_and_filters(client, runtime, se
 
 def test_deleting_a_form_keeps_its_submissions(client, runtime, setup):
     form_id = setup["form"]["id"]
-    raw = {"_form_token": form_tokens.issue(runtime, form_id), "name": "Ada"}
-    form_intake.submit(runtime, setup["form"]["slug"], raw, "192.0.2.1", field_value)
+    raw = {"_form_token": tokens.issue(runtime, form_id), "name": "Ada"}
+    intake.submit(runtime, setup["form"]["slug"], raw, "192.0.2.1", field_value)
     deleted = client.post(
         f"/w/{setup['ws']}/forms/{form_id}/delete",
         data={"_csrf_token": csrf(client)},
@@ -217,8 +212,8 @@ def test_public_posts_need_the_csrf_token(client, runtime, setup):
 def test_the_api_lists_forms_and_their_submissions(client, runtime, setup):
     api = setup["api"]
     form_id = setup["form"]["id"]
-    raw = {"_form_token": form_tokens.issue(runtime, form_id), "name": "Ada"}
-    form_intake.submit(runtime, setup["form"]["slug"], raw, "192.0.2.1", field_value)
+    raw = {"_form_token": tokens.issue(runtime, form_id), "name": "Ada"}
+    intake.submit(runtime, setup["form"]["slug"], raw, "192.0.2.1", field_value)
     listed = api.get(f"/workspaces/{setup['ws']}/forms", expect=200)
     assert [(f["id"], f["submissions"]) for f in listed] == [(form_id, 1)]
     page = api.get(f"/workspaces/{setup['ws']}/forms/{form_id}/submissions", expect=200)

@@ -18,8 +18,8 @@ from tests.test_files import PNG, use_backend
 from tests.test_forms import open_page, stored
 from tests.web import csrf, sign_in
 from workspace.errors import ValidationFailed
-from workspace.services import forms
-from workspace.services.form_intake import HONEYPOT
+from workspace.forms import forms
+from workspace.forms.intake import HONEYPOT
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import update
 
 from tests.helpers import Api, field, make_type, records_path
-from workspace import models
+from workspace import idempotency, models
 from workspace.db import transaction
-from workspace.services import idempotency
 
 
 @pytest.fixture
@@ -104,7 +103,7 @@ def test_keys_expire_after_24_hours(api, path, runtime):
 
 
 def test_server_errors_release_the_key(api, path, runtime, ws, monkeypatch):
-    from workspace.services import records
+    from workspace.records import records
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")

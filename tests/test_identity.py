@@ -16,10 +16,12 @@ from sqlalchemy import create_engine, text
 from tests.helpers import field, make_type, records_path
 from tests.web import PASSWORD, csrf
 from workspace import models as m
+from workspace.access import sessions, users
 from workspace.cli import cli
 from workspace.errors import NotAuthenticated
 from workspace.identity import account_email
-from workspace.services import record_types, sessions, users, views
+from workspace.records import views
+from workspace.types import record_types
 
 
 def _person(runtime: Any, local: str, *, password: str | None = PASSWORD) -> dict[str, Any]:

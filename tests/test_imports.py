@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import PREFIX, Api, field, make_type, records_path
+from workspace.boot import build_runtime
 from workspace.errors import Conflict
-from workspace.runtime import build_runtime
-from workspace.services import imports, record_types, records
+from workspace.imports import imports
+from workspace.records import records
+from workspace.types import record_types
 
 CSV = (
     "\ufeffFull name;E-mail;Phone;Member since;VIP\r\n"

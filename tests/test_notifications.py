@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.helpers import Api
 from tests.work import Team, team
-from workspace.services import mentions
+from workspace.work import mentions
 
 __all__ = ["team"]
 

@@ -13,11 +13,11 @@ from litestar.testing import TestClient
 from tests.helpers import Api, field, make_type, records_path
 from tests.plugins import iban
 from tests.plugins.recorder import Recorder
+from workspace.access import auth, users
 from workspace.app import create_app
+from workspace.boot import build_runtime
 from workspace.events import RecordCreated, RecordTypeChanged, RecordUpdated
 from workspace.plugins import DEFAULT_PLUGINS, make_plugin_manager
-from workspace.runtime import build_runtime
-from workspace.services import auth, users
 from workspace.settings import Settings
 
 

@@ -14,9 +14,11 @@ import pytest
 
 from tests.helpers import field, make_type, records_path
 from tests.schema_checks import assert_agrees
+from workspace.boot import build_runtime
 from workspace.errors import Conflict, Unavailable
-from workspace.runtime import build_runtime
-from workspace.services import conversion, definitions, record_types, records, schema_changes
+from workspace.records import records
+from workspace.schema import definitions
+from workspace.types import conversion, record_types, schema_changes
 
 
 def _values(api, ws, rt, key):

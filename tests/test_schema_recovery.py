@@ -25,16 +25,10 @@ from tests.schema_checks import (
 )
 from tests.schema_faults import Crash, die_mid_change, fail_after, fail_once, recover
 from workspace.app import create_app
+from workspace.boot import build_runtime
 from workspace.db import make_engine
-from workspace.runtime import build_runtime
-from workspace.schema import ddl
-from workspace.services import (
-    conversion,
-    definitions,
-    field_config,
-    record_types,
-    schema_changes,
-)
+from workspace.schema import ddl, definitions
+from workspace.types import conversion, field_config, record_types, schema_changes
 
 
 def _values(api, ws, rt, key):

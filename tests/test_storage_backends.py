@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from storage_backends import StorageBackendRegistry
+from storage_backends import BadConfig, StorageBackendRegistry
 from storage_backends.ftp import FtpBackend
 from storage_backends.local import LocalBackend
 from storage_backends.s3 import S3Backend
@@ -34,7 +34,6 @@ from workspace import (
     ObjectNotFound,
     StorageBackend,
     StorageError,
-    ValidationFailed,
     hookimpl,
 )
 from workspace.plugins import make_plugin_manager
@@ -344,7 +343,7 @@ def test_config_errors_name_the_key(
     registry = StorageBackendRegistry()
     for cls in (LocalBackend, S3Backend, FtpBackend):
         registry.register(cls)
-    with pytest.raises(ValidationFailed) as failed:
+    with pytest.raises(BadConfig) as failed:
         registry.create(kind, config)
     assert failed.value.fields.keys() == fields.keys()
     for key, reason in fields.items():

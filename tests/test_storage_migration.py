@@ -30,12 +30,13 @@ from tests.storage_files import (
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
+from workspace.principal import Access
 from workspace.runtime import Runtime
-from workspace.services import file_storage, storage_copier, storage_migration
-from workspace.services.file_blobs import run_async
-from workspace.services.files import blob_name
-from workspace.services.principal import Access
 from workspace.settings import Settings
+from workspace.storage import backends as file_storage
+from workspace.storage import copier as storage_copier
+from workspace.storage import migration as storage_migration
+from workspace.storage.blobs import blob_name, run_async
 
 
 @pytest.fixture

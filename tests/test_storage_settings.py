@@ -15,13 +15,15 @@ from tests.helpers import Api
 from tests.storage_servers import MotoS3, PyFtpd
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
+from workspace.access import workspaces
 from workspace.app import create_app
+from workspace.boot import build_runtime
 from workspace.db import transaction
 from workspace.errors import ValidationFailed
-from workspace.runtime import build_runtime
-from workspace.services import file_storage, storage_settings, workspaces
-from workspace.services.principal import Principal
+from workspace.principal import Principal
 from workspace.settings import Settings
+from workspace.storage import backends as file_storage
+from workspace.storage import configs
 
 
 @pytest.fixture
@@ -278,12 +280,12 @@ def test_no_admin_reaches_another_workspaces_own_folder(database_url, tmp_path, 
         files = tmp_path / "files"
         for taken in (files / str(first), files, tmp_path):
             with pytest.raises(ValidationFailed) as refused:
-                storage_settings.save_draft(runtime, acc, "local", {"path": str(taken)})
+                configs.save_draft(runtime, acc, "local", {"path": str(taken)})
             assert refused.value.fields == {
                 "path": "is, holds or lies inside a folder of another workspace"
             }
         mine = files / str(second) / "archive"
-        saved = storage_settings.save_draft(runtime, acc, "local", {"path": str(mine)})
+        saved = configs.save_draft(runtime, acc, "local", {"path": str(mine)})
         assert saved["location"] == f"local folder {mine}"
     finally:
         runtime.close()

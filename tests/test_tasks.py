@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 
 from tests.work import Team, team
-from workspace.services import tasks, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.work import tasks
 
 __all__ = ["team"]
 

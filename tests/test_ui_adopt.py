@@ -1,6 +1,6 @@
 """In the browser: an admin adopts a table that plain SQL made in their own MySQL, sees the
 columns with suggested field types, adopts it, edits a record on its page, and sees an edit
-made by plain SQL on the next load (issue #6)."""
+made by plain SQL on the next load."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from tests.browser import log_in, screenshot
 from tests.customer_mysql import clear, customer_sql, good
 from tests.test_adopt import CREATE, ROWS, TABLE
 from tests.test_ui_database import db_server
-from workspace.services import data_databases, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.databases import connections
+from workspace.principal import Principal
 
 __all__ = ["db_server"]  # the live server allowed to reach the test MariaDB
 
@@ -26,7 +27,7 @@ def test_admin_adopts_a_table_and_edits_it_in_the_ui_and_in_sql(page: Any, db_se
     me = db_server.user("Ada Adopter")
     principal = Principal(me["id"], me["email"])
     ws = workspaces.create(runtime, principal, "Adopting")["id"]
-    data_databases.connect(runtime, workspaces.access(runtime, principal, ws), good())
+    connections.connect(runtime, workspaces.access(runtime, principal, ws), good())
     clear()  # what tests before left, the SQLite and the MySQL run alike
     customer_sql(CREATE)
     customer_sql(ROWS)

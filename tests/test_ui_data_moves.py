@@ -1,5 +1,5 @@
 """In the browser: an admin moves a workspace with records onto their own MySQL and back
-(issue #6). The page shows the progress until the move is done, the records are still there
+. The page shows the progress until the move is done, the records are still there
 and now in the customer's database, the old copy is shown read-only with where it is and
 since when, and retiring it drops its tables. A running move can be cancelled; a failed one
 says why. While a move freezes writes, users are told it is maintenance."""
@@ -15,10 +15,14 @@ import pytest
 from tests.browser import LiveServer, log_in, screenshot, serving
 from tests.customer_mysql import DB, PASSWORD, USER, customer_database, customer_sql, good
 from tests.test_web_data_moves import copy_one_batch
+from workspace.access import workspaces
+from workspace.databases import gate
+from workspace.databases import moves as data_moves
 from workspace.db import transaction
-from workspace.services import data_gate, data_moves, record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.principal import Principal
+from workspace.records import records
 from workspace.settings import Settings
+from workspace.types import record_types
 
 CUSTOMERS = 240
 MANAGED = "The managed database of this server"
@@ -173,7 +177,7 @@ def test_a_user_who_saves_during_the_switch_is_told_to_retry(page: Any, move_ser
     log_in(page, move_server, me["email"])
     page.goto(f"{move_server.url}/w/{ws}/t/{rt}")
     with transaction(runtime.control, write=True) as conn:
-        data_gate.freeze(conn, ws)  # as a move does while it switches
+        gate.freeze(conn, ws)  # as a move does while it switches
     try:
         add = page.locator("#add-row")
         add.get_by_label("New record: Name").fill("Customer during the move")
@@ -187,6 +191,6 @@ def test_a_user_who_saves_during_the_switch_is_told_to_retry(page: Any, move_ser
         screenshot(page, request, "maintenance")
     finally:
         with transaction(runtime.control, write=True) as conn:
-            data_gate.unfreeze(conn, ws)
+            gate.unfreeze(conn, ws)
     add.get_by_label("New record: Name").press("Enter")  # a moment later, it is saved
     page.get_by_text("Customer during the move", exact=True).wait_for()

@@ -14,9 +14,10 @@ import pytest
 
 from tests.browser import LiveServer, log_in, screenshot, serving
 from tests.customer_mysql import DB, PASSWORD, USER, customer_database, customer_sql
-from workspace.services import record_types, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
 from workspace.settings import Settings
+from workspace.types import record_types
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from tests.browser import log_in, screenshot
-from workspace.services import record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.types import record_types
 
 
 def field(page, key):

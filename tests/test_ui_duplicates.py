@@ -11,9 +11,12 @@ import re
 from typing import Any
 
 from tests.browser import LiveServer, log_in, screenshot
-from workspace.services import dedupe_rules, record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.dedupe import rules as dedupe_rules
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 
 class Shop:

@@ -8,9 +8,11 @@ from typing import Any
 
 from tests.browser import LiveServer, log_in, screenshot
 from tests.test_files import PNG
-from workspace.services import record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 
 def customer(server: LiveServer) -> tuple[dict[str, Any], str]:

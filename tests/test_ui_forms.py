@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from tests.browser import log_in, screenshot
-from workspace.services import dedupe_rules, record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.dedupe import rules
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.types import record_types
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def crm(live_server: Any) -> dict[str, Any]:
         ],
     }
     made = record_types.create_type(runtime, acc, spec)
-    dedupe_rules.add_rule(
+    rules.add_rule(
         runtime,
         acc,
         made["id"],

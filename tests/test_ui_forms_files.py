@@ -8,8 +8,10 @@ import re
 
 from tests.browser import log_in, screenshot
 from tests.test_files import PNG
-from workspace.services import record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.types import record_types
 
 
 def test_send_a_file_with_a_public_form_and_find_it_on_the_record(

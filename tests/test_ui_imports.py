@@ -8,8 +8,11 @@ import re
 from pathlib import Path
 
 from tests.browser import log_in, screenshot
-from workspace.services import dedupe_rules, record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.dedupe import rules
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.types import record_types
 
 CSV = (
     "Full name;E-mail;City\n"
@@ -35,7 +38,7 @@ def test_import_a_csv_from_the_table(page, live_server, request, tmp_path: Path)
     }
     made = record_types.create_type(runtime, acc, spec)
     rule = {"rule": "email", "fields": ["email"], "on_create": "block", "on_update": "block"}
-    dedupe_rules.add_rule(runtime, acc, made["id"], rule)
+    rules.add_rule(runtime, acc, made["id"], rule)
     rt = record_types.get_type(runtime, acc, made["id"])
     on_file = records.create(runtime, acc, rt, {"full_name": "Ada", "email": "ada@example.org"})
     csv_file = tmp_path / "customers.csv"

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from tests.browser import log_in
-from workspace.services import record_types, records, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.types import record_types
 
 TEMPLATES = Path(__file__).parent.parent / "workspace" / "web" / "templates"
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)

@@ -12,9 +12,10 @@ import pytest
 
 from tests.browser import LiveServer, log_in, screenshot, serving
 from tests.storage_files import add_file, all_verified, payload
-from workspace.services import file_storage, workspaces
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
 from workspace.settings import Settings
+from workspace.storage import backends
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_admin_moves_the_files_to_s3(page: Any, storage_server, moto_s3, request
     assert page.get_by_test_id("storage-active").inner_text().startswith("S3 bucket")
     assert "read-only" in page.get_by_text("Read-only").first.inner_text().lower()
     screenshot(page, request, "migrated")
-    all_verified(file_storage.write_backend(runtime, ws), hashes)
+    all_verified(backends.write_backend(runtime, ws), hashes)
 
     page.get_by_role("link", name="FTP").click()
     assert not page.get_by_label("Use TLS (FTPS)").is_checked()

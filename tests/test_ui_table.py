@@ -9,9 +9,11 @@ import re
 from typing import Any
 
 from tests.browser import log_in, screenshot
+from workspace.access import workspaces
+from workspace.principal import Access, Principal
+from workspace.records import records
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import record_types, records, workspaces
-from workspace.services.principal import Access, Principal
+from workspace.types import record_types
 
 FIELDS = [
     {"name": "Name", "type": "text", "config": {"required": True}},

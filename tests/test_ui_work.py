@@ -12,9 +12,11 @@ import datetime as dt
 import re
 
 from tests.browser import LiveServer, log_in, screenshot
-from workspace.services import record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 
 def team(server: LiveServer) -> dict:

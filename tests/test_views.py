@@ -11,13 +11,16 @@ from sqlalchemy import Engine, insert, select
 from tests.helpers import Api, field, make_type
 from workspace import migrate
 from workspace import models as m
+from workspace.access import users, workspaces
+from workspace.boot import build_runtime
 from workspace.clock import utcnow
 from workspace.errors import NotFound, PermissionDenied, ValidationFailed
-from workspace.runtime import Runtime, build_runtime
+from workspace.principal import Access, Principal
+from workspace.records import views
+from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import record_types, users, views, workspaces
-from workspace.services.principal import Access, Principal
 from workspace.settings import Settings
+from workspace.types import record_types
 
 
 @pytest.fixture

@@ -14,20 +14,16 @@ from sqlalchemy import select, update
 
 from tests.customer_mysql import customer_database, customer_sql, good
 from tests.web import HX, csrf, log_in, page_user
+from workspace import leases
 from workspace import models as m
+from workspace.access import workspaces
+from workspace.databases import connections, copies, gate
+from workspace.databases import moves as data_moves
 from workspace.db import transaction
-from workspace.services import (
-    data_copy,
-    data_databases,
-    data_gate,
-    data_moves,
-    leases,
-    record_types,
-    records,
-    workspaces,
-)
-from workspace.services.principal import Access, Principal
+from workspace.principal import Access, Principal
+from workspace.records import records
 from workspace.settings import Settings
+from workspace.types import record_types
 
 MOVING = "This workspace is being moved to another database; retry in a moment"
 SETTINGS = {"host": "db.example.com", "port": "3306", "database": "crm", "user": "ws"}
@@ -63,7 +59,7 @@ def admin(client: Any, runtime: Any) -> dict[str, Any]:
 
 
 def no_move(runtime: Any, admin: dict[str, Any]) -> bool:
-    info = data_databases.overview(runtime, admin["acc"])
+    info = connections.overview(runtime, admin["acc"])
     return info["move"] is None and info["managed"]
 
 
@@ -143,7 +139,7 @@ def test_writes_to_a_frozen_workspace_say_it_is_being_moved(client, runtime, adm
     rt = record_types.get_type(runtime, acc, record_types.create_type(runtime, acc, spec)["id"])
     ada = records.create(runtime, acc, rt, {"name": "Ada"})
     with transaction(runtime.control, write=True) as conn:
-        data_gate.freeze(conn, ws)  # as a move does while it switches
+        gate.freeze(conn, ws)  # as a move does while it switches
     try:
         form = {"_fields": "name", "name": "Bob", "_csrf_token": csrf(client)}
         created = client.post(f"/w/{ws}/t/{rt.id}/new", data=form)
@@ -158,7 +154,7 @@ def test_writes_to_a_frozen_workspace_say_it_is_being_moved(client, runtime, adm
         assert MOVING in flash.text and "<html" not in flash.text
     finally:
         with transaction(runtime.control, write=True) as conn:
-            data_gate.unfreeze(conn, ws)
+            gate.unfreeze(conn, ws)
     names = [r["fields"]["name"] for r in records.list_records(runtime, acc, rt)["items"]]
     assert names == ["Ada"]
 
@@ -173,7 +169,7 @@ def _lead_type(runtime: Any, acc: Access) -> Any:
 def _stopped(runtime: Any, acc: Access) -> dict[str, Any]:
     """The move once its background run has stopped (done, failed or cancelled)."""
     for _ in range(600):
-        move = data_databases.overview(runtime, acc)["move"]
+        move = connections.overview(runtime, acc)["move"]
         if move["state"] not in data_moves.RUNNING:
             return dict(move)
         time.sleep(0.1)
@@ -228,7 +224,7 @@ def test_a_failed_move_is_cancelled(client, runtime, admin):
     assert "Move cancelled: the records stay where they were." in cancelled.text
     assert "The last move was cancelled" in cancelled.text
     assert "Start move" in cancelled.text  # a new move may start
-    info = data_databases.overview(runtime, acc)
+    info = connections.overview(runtime, acc)
     assert info["managed"] and info["move"]["state"] == "cancelled"
 
 
@@ -248,10 +244,10 @@ def copy_one_batch(runtime: Any, claim: leases.Claim, types: list[Any], size: in
     with transaction(runtime.control) as conn:
         row = conn.execute(query.where(moves.c.id == claim.id)).one()
     target = runtime.data_engines.engine_of(row)
-    data_copy.prepare_target(target, types)
+    copies.prepare_target(target, types)
     with pytest.raises(Killed):
         control = runtime.control
-        data_copy.copy_tables(
+        copies.copy_tables(
             control, claim.id, control, target, types, batch_size=size, progress=_kill
         )
 

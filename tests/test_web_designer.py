@@ -10,9 +10,11 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.web import HX, csrf, sign_in
+from workspace.access import workspaces
+from workspace.principal import Access, Principal
+from workspace.records import records
 from workspace.runtime import Runtime
-from workspace.services import record_types, records, workspaces
-from workspace.services.principal import Access, Principal
+from workspace.types import record_types
 
 
 def access(runtime: Runtime, user: dict[str, Any], ws: int) -> Access:

@@ -9,16 +9,13 @@ from typing import Any
 
 import pytest
 
-from workspace.services import (
-    dedupe_rules,
-    duplicates,
-    record_types,
-    records,
-    users,
-    workspaces,
-)
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.access import users, workspaces
+from workspace.dedupe import queue as duplicates
+from workspace.dedupe import rules as dedupe_rules
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 PASSWORD = "correct horse battery staple"
 SCRIPT = '<script>alert("x")</script>'

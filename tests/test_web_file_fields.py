@@ -1,4 +1,4 @@
-"""File fields on the pages, without a browser (issue #5): the record page shows each file
+"""File fields on the pages, without a browser: the record page shows each file
 field's files with its own upload form, the attachments section keeps only the files of no
 field, the table shows names linking to the record and never edits or sorts the field, the
 new-record form says to add files after saving, the designer offers the type."""
@@ -16,10 +16,14 @@ from sqlalchemy import update
 from tests.test_files import PNG
 from tests.web import csrf, log_in, page_user
 from workspace import models as m
+from workspace.access import workspaces
 from workspace.db import transaction
-from workspace.services import files, forms, record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.files import files
+from workspace.forms import forms
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 
 class Deals:

@@ -12,10 +12,13 @@ from litestar.testing import TestClient
 
 from tests.test_files import PNG
 from tests.web import csrf, log_in, page_user
+from workspace.access import workspaces
 from workspace.app import create_app
-from workspace.services import files, record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.files import files
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 # No "/" in it: everything up to the last slash is taken for a folder and dropped.
 SCRIPT_NAME = '<script>alert("x")<img src=x onerror=alert(1)>.html'

@@ -11,8 +11,8 @@ import pytest
 
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf, log_in, page_user
-from workspace.services import auth, workspaces
-from workspace.services.principal import Principal
+from workspace.access import auth, workspaces
+from workspace.principal import Principal
 
 CSV = (
     "Name,Email,Notes\n"

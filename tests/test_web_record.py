@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from tests.web import HX, csrf, log_in, page_user
-from workspace.services import record_types, records, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.access import workspaces
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
 
 SCRIPT = '<script>alert("x")</script>'
 IMG = "<img src=x onerror=alert(1)>"

@@ -12,11 +12,13 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.web import HX, csrf, sign_in
+from workspace.access import workspaces
+from workspace.principal import Access, Principal
+from workspace.records import records, views
+from workspace.records.pages.table_state import ViewState, table_fields
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
-from workspace.services import record_types, records, views, workspaces
-from workspace.services.principal import Access, Principal
-from workspace.web.pages.table_state import ViewState, table_fields
+from workspace.types import record_types
 
 
 def hx_post(client: TestClient[Any], path: str, data: dict[str, Any]) -> Any:

@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 
 from tests.web import HX, csrf, log_in, page_user
+from workspace import activity
+from workspace.access import workspaces
 from workspace.db import transaction
-from workspace.services import activity, comments, record_types, records, tasks, workspaces
-from workspace.services.definitions import open_type
-from workspace.services.principal import Principal
+from workspace.principal import Principal
+from workspace.records import records
+from workspace.schema.definitions import open_type
+from workspace.types import record_types
+from workspace.work import comments, tasks
 
 SCRIPT = '<script>alert("x")</script>'
 

@@ -8,8 +8,8 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.browser import PASSWORD
+from workspace.access import users
 from workspace.runtime import Runtime
-from workspace.services import users
 
 HX = {"HX-Request": "true"}
 __all__ = ["HX", "PASSWORD", "csrf", "log_in", "page_user", "sign_in"]

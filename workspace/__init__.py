@@ -15,7 +15,6 @@ from storage_backends import (
     is_name,
     storage_errors,
 )
-from workspace.dedupe import DedupeRule, RuleContext, Score
 from workspace.errors import ValidationFailed
 from workspace.events import (
     Event,
@@ -28,6 +27,7 @@ from workspace.events import (
 )
 from workspace.hookspecs import hookimpl
 from workspace.identity import InvalidEmail, account_email
+from workspace.matching import DedupeRule, RuleContext, Score
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,

@@ -16,13 +16,16 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.types import ControllerRouterHandler
 
 from workspace import migrate
-from workspace.plugins import call_each
-from workspace.runtime import Runtime, build_runtime
-from workspace.services import data_moves, schema_changes, storage_migration, workspaces
+from workspace.access import workspaces
+from workspace.boot import build_runtime
+from workspace.databases import moves
+from workspace.plugin_calls import call_each
+from workspace.routes import PREFIX, api_router, page_routers
+from workspace.runtime import Runtime
 from workspace.settings import Settings
-from workspace.web.api import PREFIX, api_router
+from workspace.storage import migration
+from workspace.types import schema_changes
 from workspace.web.page_errors import APP_EXCEPTION_HANDLERS
-from workspace.web.pages.routes import page_routers
 from workspace.web.templating import template_config
 from workspace.web.uploads import close_uploaded_files
 
@@ -40,8 +43,8 @@ def prepare(runtime: Runtime) -> None:
         migrate.upgrade(runtime.control)
     schema_changes.recover_all(runtime)
     workspaces.finish_deletions(runtime)
-    storage_migration.resume_all(runtime)
-    data_moves.resume_all(runtime)
+    migration.resume_all(runtime)
+    moves.resume_all(runtime)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:

@@ -7,22 +7,20 @@ import logging
 import click
 
 from workspace import migrate as migrations
+from workspace.access import auth, users, workspaces
+from workspace.boot import build_runtime
+from workspace.databases import moves as data_moves
+from workspace.dedupe import queue as duplicates
 from workspace.errors import WorkspaceError
-from workspace.plugins import call_each, make_plugin_manager
-from workspace.runtime import Runtime, build_runtime
-from workspace.services import (
-    auth,
-    data_moves,
-    definitions,
-    duplicates,
-    files,
-    storage_copier,
-    storage_migration,
-    users,
-    workspaces,
-)
-from workspace.services.principal import Principal
+from workspace.files import files
+from workspace.plugin_calls import call_each
+from workspace.plugins import make_plugin_manager
+from workspace.principal import Principal
+from workspace.runtime import Runtime
+from workspace.schema import definitions
 from workspace.settings import Settings
+from workspace.storage import copier
+from workspace.storage import migration as storage_migration
 
 
 def _runtime() -> Runtime:
@@ -204,7 +202,7 @@ def storage_migrate(workspace_id: int | None, email: str | None, resume: bool) -
             principal = Principal(account["id"], account["email"], source="cli")
             acc = workspaces.access(runtime, principal, workspace_id)
             claim = storage_migration.begin(runtime, acc)
-            states = {claim.id: storage_copier.run(runtime, claim)}
+            states = {claim.id: copier.run(runtime, claim)}
         else:
             raise click.UsageError("give WORKSPACE_ID --as EMAIL, or --resume")
         for migration_id in states:

@@ -11,8 +11,8 @@ workspace's pool alone.
 Which database a workspace uses is read from the control database, together with the
 workspace's ``data_epoch``, and kept for :data:`ROUTE_SECONDS` (a time-to-live cache, not a
 version check on every request: that would add a control-database round trip to every record
-read). A move switches the route and bumps the epoch in one transaction (issue #6). Writes
-cannot go to the wrong place: the write gate (:mod:`workspace.services.data_gate`) reads the
+read). A move switches the route and bumps the epoch in one transaction. Writes
+cannot go to the wrong place: the write gate (:mod:`workspace.databases.gate`) reads the
 epoch under a lock inside every write's transaction and passes it here, and a cached route of
 another epoch is read afresh. Reads in other processes may see the old copy for those seconds,
 which is equal to the new one at the switch and kept read-only.

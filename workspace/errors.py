@@ -114,7 +114,7 @@ class Unavailable(WorkspaceError):
 
 class DataMoving(Unavailable):
     """The workspace's record data is being made equal on its new database and switched over
-    (issue #6): writes wait a few seconds. Pages show it as maintenance, not as a failure."""
+    : writes wait a few seconds. Pages show it as maintenance, not as a failure."""
 
     code = "data_moving"
 

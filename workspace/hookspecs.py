@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     import click
 
     from storage_backends import StorageBackend
-    from workspace.dedupe import DedupeRule
     from workspace.events import Event
+    from workspace.matching import DedupeRule
     from workspace.runtime import Runtime
     from workspace.schema.fields import FieldType
 

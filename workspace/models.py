@@ -84,7 +84,7 @@ workspaces = Table(
     # dropped (again, after a crash) before the row goes.
     Column("deleted_at", UtcDateTime, nullable=True),
     # Set while a move of the workspace's record data makes the copy equal and switches
-    # (issue #6): record writes answer 503 meanwhile. See services.data_gate.
+    #: record writes answer 503 meanwhile. See services.data_gate.
     Column("data_frozen", Boolean, nullable=False, default=False, server_default=text("0")),
     # Bumped at every switch of data database, so every process notices its cached route
     # is stale before it writes.
@@ -126,7 +126,7 @@ record_types = Table(
     Column("lease_until", UtcDateTime, nullable=True),
     Column("unique_together", JSON, nullable=False, default=list),
     Column("created_at", UtcDateTime, nullable=False),
-    # An adopted table (issue #6): {"table", "key", "no_create"}; NULL for our own rt_<id>.
+    # An adopted table: {"table", "key", "no_create"}; NULL for our own rt_<id>.
     Column("source", JSON, nullable=True),
     sqlite_autoincrement=True,
 )
@@ -151,7 +151,7 @@ fields = Table(
     # ready | pending (DDL not finished; invisible to readers and writers)
     Column("state", String(16), nullable=False, default="ready"),
     Column("created_at", UtcDateTime, nullable=False),
-    # The adopted table's column this field reads and writes (issue #6); NULL otherwise.
+    # The adopted table's column this field reads and writes; NULL otherwise.
     Column("source_column", String(64), nullable=True),
     sqlite_autoincrement=True,
 )
@@ -355,7 +355,7 @@ form_tokens = Table(
     Column("used_at", UtcDateTime, nullable=False, index=True),
 )
 
-# --- comments, tasks, notifications (issue #5) ---
+# --- comments, tasks, notifications ---
 
 comments = Table(
     "comments",
@@ -420,7 +420,7 @@ notifications = Table(
     sqlite_autoincrement=True,
 )
 
-# --- storage settings (issue #5) ---
+# --- storage settings ---
 
 storage_configs = Table(
     "storage_configs",
@@ -486,7 +486,7 @@ storage_migration_items = Table(
     Index("ix_storage_migration_items_todo", "migration_id", "done", "sha256"),
 )
 
-# --- files (issue #5) ---
+# --- files ---
 
 files = Table(
     "files",
@@ -520,7 +520,7 @@ files = Table(
     sqlite_autoincrement=True,
 )
 
-# --- imports (issue #4: every entry path dedupes; nothing lost) ---
+# --- imports (every entry path dedupes; nothing lost) ---
 
 imports = Table(
     "imports",
@@ -562,7 +562,7 @@ import_rows = Table(
     sqlite_autoincrement=True,
 )
 
-# --- data databases (issue #6) ---
+# --- data databases ---
 
 data_databases = Table(
     "data_databases",
@@ -604,7 +604,7 @@ data_views = Table(
     Column("view_name", String(64), nullable=False),
 )
 
-# --- data moves (issue #6) ---
+# --- data moves ---
 
 data_moves = Table(
     "data_moves",

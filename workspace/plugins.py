@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pluggy
 
@@ -50,14 +48,3 @@ def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
         pm.load_setuptools_entrypoints("workspace")
     pm.check_pending()
     return pm
-
-
-def call_each(hook: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """Call every implementation of ``hook`` on its own, so one failing plugin is reported
-    by name and skipped instead of taking the caller (or the server) down."""
-    for impl in reversed(hook.get_hookimpls()):
-        try:
-            args = {name: kwargs[name] for name in impl.argnames}
-            yield impl.plugin_name, impl.function(**args)
-        except Exception:
-            log.exception("plugin %s failed in hook %s", impl.plugin_name, hook.name)

@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from storage_backends import StorageBackendRegistry
 from workspace.cache import TtlCache
 from workspace.data_engines import DataEngines
-from workspace.db import dispose, make_engine
-from workspace.dedupe import DedupeRuleRegistry
+from workspace.db import dispose
 from workspace.events import Event
-from workspace.plugins import call_each, make_plugin_manager
+from workspace.matching import DedupeRuleRegistry
+from workspace.plugin_calls import call_each
 from workspace.schema.fields import FieldTypeRegistry
 from workspace.schema.tables import SchemaCache
 from workspace.settings import Settings
@@ -41,7 +41,7 @@ class Runtime:
     tokens: TtlCache[Any] = field(default_factory=lambda: TtlCache(0))
     #: Built file backends by (storage settings row id, version): see services.file_storage.
     storage: dict[tuple[int, int], Any] = field(default_factory=dict)
-    #: Engines of customer-owned data databases (issue #6), built when first used.
+    #: Engines of customer-owned data databases, built when first used.
     data_engines: DataEngines = field(default_factory=lambda: DataEngines(Settings()))
 
     def data_engine(self, workspace_id: int) -> Engine:
@@ -57,31 +57,3 @@ class Runtime:
     def close(self) -> None:
         self.data_engines.close()
         dispose(self.control)
-
-
-def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) -> Runtime:
-    pm = pm or make_plugin_manager(settings)
-    field_types = FieldTypeRegistry()
-    for _ in call_each(pm.hook.register_field_types, register=field_types.register):
-        pass
-    dedupe_rules = DedupeRuleRegistry()
-    for _ in call_each(pm.hook.register_dedupe_rules, register=dedupe_rules.register):
-        pass
-    storage_backends = StorageBackendRegistry()
-    for _ in call_each(pm.hook.register_storage_backends, register=storage_backends.register):
-        pass
-    engine = make_engine(
-        settings.control_database_url,
-        pool_size=settings.db_pool_size,
-        timeout=settings.db_timeout,
-    )
-    return Runtime(
-        settings=settings,
-        control=engine,
-        pm=pm,
-        field_types=field_types,
-        dedupe_rules=dedupe_rules,
-        storage_backends=storage_backends,
-        tokens=TtlCache(settings.auth_cache_seconds),
-        data_engines=DataEngines(settings),
-    )

@@ -1,4 +1,4 @@
-"""Adopted tables (issue #6): a customer's existing table used as a record type as it is.
+"""Adopted tables: a customer's existing table used as a record type as it is.
 
 The server issues no DDL on the customer's table. What it adds next to it is its own: the side
 table ``rs_<id>`` (bookkeeping), the dedupe keys table ``dk_<id>``, link tables of

@@ -28,7 +28,7 @@ def create_record_table(conn: Connection, rt: RecordTypeDef) -> None:
     """Create the type's table, its link tables and indexes (whatever is missing).
 
     For an adopted type: the side, keys and link tables and the view, never anything on the
-    customer's table (issue #6).
+    customer's table.
     """
     if rt.source is not None:
         ours = [rt.side_table, rt.keys_table, *(rt.link_table(f) for f in rt.link_fields)]
@@ -130,7 +130,7 @@ def reconcile_indexes(conn: Connection, rt: RecordTypeDef) -> None:
     ensure_indexes(conn, rt.table.name, wanted)
 
 
-# ---- readable views (issue #6) ----------------------------------------------------------
+# ---- readable views ----------------------------------------------------------
 
 
 def replace_view(conn: Connection, name: str, query: Select[Any]) -> None:

@@ -7,7 +7,7 @@ user-given text ever becomes an SQL identifier. Every name fits MySQL's 64-chara
 from __future__ import annotations
 
 #: Tables whose names start with one of these belong to record data, not to Alembic (rs_ and
-#: rv_ are the side table and the view of an adopted table, issue #6).
+#: rv_ are the side table and the view of an adopted table).
 RECORD_TABLE_PREFIXES = ("rt_", "lnk_", "dk_", "rs_", "rv_")
 
 

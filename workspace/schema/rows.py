@@ -1,5 +1,5 @@
 """Writing record rows: one statement on a record table ``rt_<id>``; on an adopted table
-(issue #6) the customer's columns go to their table and the bookkeeping to the side table
+ the customer's columns go to their table and the bookkeeping to the side table
 ``rs_<id>``, in the caller's transaction. Every write of a record's row passes through here,
 so the services never need to know which kind of table they write to.
 """

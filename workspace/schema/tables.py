@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from workspace.dedupe import DedupeRule
+from workspace.matching import DedupeRule
 from workspace.schema import naming
 from workspace.schema.coltypes import UtcDateTime, exact_string
 from workspace.schema.fields import FieldDef
@@ -85,7 +85,7 @@ class RuleDef:
 
 @dataclass(frozen=True)
 class Source:
-    """An adopted table (issue #6): the customer's table that holds an adopted type's records.
+    """An adopted table: the customer's table that holds an adopted type's records.
 
     The server never changes its shape. Its rows are read through the view ``rv_<id>``, which
     joins the side table ``rs_<id>`` (the bookkeeping a record table keeps in its own system

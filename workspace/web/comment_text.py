@@ -4,7 +4,7 @@ markdown-it-py does the parsing, in its "zero" preset with only what a comment n
 on: **bold**, _italic_, `code`, line breaks, paragraphs and bare links (found by
 linkify-it-py). Raw HTML is off, so ``<script>`` arrives as text, and every piece of text is
 escaped by the renderer. Links get ``rel="noopener nofollow"``: they point wherever a
-commenter wanted. Mentions of members (see :mod:`workspace.services.mentions`) become a
+commenter wanted. Mentions of members (see :mod:`workspace.work.mentions`) become a
 highlighted name; anything else after an ``@`` stays as typed.
 """
 
@@ -20,7 +20,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
-from workspace.services.mentions import MENTION, Member
+from workspace.work.mentions import MENTION, Member
 
 GLUED = frozenset("@.+-_")
 

@@ -26,8 +26,8 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from storage_backends import CHUNK_SIZE
 from workspace.errors import TooLarge
-from workspace.services.file_content import is_inline
-from workspace.services.files import MAX_FILES, Download, Incoming
+from workspace.files.content import is_inline
+from workspace.files.files import MAX_FILES, Download, Incoming
 
 #: Room for the multipart envelope and the small form fields around the files.
 ENVELOPE = 1024 * 1024

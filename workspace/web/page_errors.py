@@ -28,7 +28,7 @@ TITLES = {
     422: "Please check the input",
     503: "Busy for a moment",
 }
-#: A move's write freeze is planned maintenance, not a failure (issue #6).
+#: A move's write freeze is planned maintenance, not a failure.
 MAINTENANCE = "Maintenance, back in a moment"
 
 

@@ -1,7 +1,9 @@
 """The Jinja environment of the web UI: autoescaped, strict about undefined names.
 
-Templates come from ``workspace/web/templates`` first, then from plugins (later issues add
-the hook); full pages are ``<area>/<page>.html``, htmx fragments start with ``_``.
+Each capability package keeps its templates in its own ``templates/`` folder, under a folder
+of its area (``workspace/records/templates/record/page.html`` is ``record/page.html``); the
+shared layout and macros are in ``workspace/web/templates``. Full pages are
+``<area>/<page>.html``, htmx fragments start with ``_``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
 STATIC_DIR = Path(__file__).parent / "static"
+#: The packages whose ``templates/`` folder the pages read, after ``workspace.web``'s own.
+TEMPLATE_PACKAGES = (
+    "workspace.access",
+    "workspace.types",
+    "workspace.records",
+    "workspace.dedupe",
+    "workspace.storage",
+    "workspace.databases",
+    "workspace.forms",
+    "workspace.imports",
+    "workspace.work",
+)
 
 
 @cache
@@ -34,7 +48,12 @@ def when(value: dt.datetime | None) -> str:
 
 def make_environment() -> Environment:
     env = Environment(
-        loader=ChoiceLoader([PackageLoader("workspace.web", "templates")]),
+        loader=ChoiceLoader(
+            [
+                PackageLoader(package, "templates")
+                for package in ("workspace.web", *TEMPLATE_PACKAGES)
+            ]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

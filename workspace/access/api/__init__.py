@@ -1,0 +1,1 @@
+"""The API of accounts, tokens, workspaces and members."""

@@ -1,0 +1,1 @@
+"""Pages of logging in, the account, workspaces and members."""

@@ -1,0 +1,1 @@
+"""The data database page and the progress of a move."""

@@ -1,0 +1,1 @@
+"""The duplicates screens: rules, review queue, merge."""

@@ -1,0 +1,1 @@
+"""File pages: upload, download, the files section of a record page."""

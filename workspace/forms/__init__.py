@@ -1,0 +1,2 @@
+"""Public forms: their definitions, public intake without duplicates, stored submissions,
+files sent with a form and self-service edit links."""

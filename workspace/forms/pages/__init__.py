@@ -1,0 +1,1 @@
+"""The form builder, the public form pages and the submissions list."""

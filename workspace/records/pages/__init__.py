@@ -1,0 +1,1 @@
+"""The table view and the record page."""

@@ -1,0 +1,37 @@
+"""The unit of a write batch: an item going in, an outcome coming out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workspace.errors import WorkspaceError
+from workspace.records.match_keys import Candidate
+from workspace.schema.record_values import Parsed
+
+
+@dataclass
+class Item:
+    """One write: a create, or an update of ``record_id`` (optionally at ``expected_version``)."""
+
+    index: int
+    parsed: Parsed
+    record_id: int | None = None
+    expected_version: int | None = None
+    error: WorkspaceError | None = None
+    current: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def is_create(self) -> bool:
+        return self.record_id is None
+
+
+@dataclass
+class Outcome:
+    index: int
+    status: str  # created | updated | unchanged | merged | error
+    record: dict[str, Any] | None = None
+    error: WorkspaceError | None = None
+    #: Dedupe: the existing record a create was merged into, and possible duplicates.
+    merged_into: int | None = None
+    candidates: list[Candidate] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The API of record types, fields and adopted tables."""

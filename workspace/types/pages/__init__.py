@@ -1,0 +1,1 @@
+"""The record type designer and the adopt-a-table page."""

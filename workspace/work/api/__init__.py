@@ -1,0 +1,1 @@
+"""The API of comments, tasks and notifications."""

@@ -1,0 +1,1 @@
+"""Comments and tasks on the record page, My tasks and notifications."""
