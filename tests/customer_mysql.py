@@ -1,12 +1,15 @@
 """A customer's own MySQL for the data database tests: a second database on the
 test MariaDB, a user with every privilege the server needs on it (and on a latin1 database),
-and a user who may only read and insert; all dropped again at the end."""
+and a user who may only read and insert; all dropped again at the end. And a MySQL that has
+stopped answering: it takes connections and never says a word."""
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pymysql
@@ -104,3 +107,29 @@ def customer_settings(database_url: str, data_dir: Any, **changes: Any) -> Setti
         "customer_db_read_timeout": 5,
     }
     return Settings(database_url=database_url, data_dir=data_dir, **{**defaults, **changes})
+
+
+class Unanswering:
+    """A "MySQL" on loopback that accepts connections and never answers (a server that hung,
+    or a firewall that swallows the packets): a client waits for the greeting until its own
+    timeout. Holds every connection open until :meth:`close`."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.port = int(self.listener.getsockname()[1])
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        for sock in [self.listener, *self.held]:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

@@ -311,6 +311,14 @@ class Relay:
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
+    def resume(self) -> None:
+        """After a cut, plug the cable back in: connections are taken again on the same port
+        (the ones the cut dropped stay dropped)."""
+        with self.lock:
+            self.sockets = []
+            self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
 
 def hidden_files(root: Path) -> list[str]:
     return [
