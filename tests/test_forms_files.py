@@ -333,22 +333,33 @@ def test_fill_empty_adds_files_only_where_the_record_on_file_has_none(
     assert names == ["contract.pdf", "me.png"]
 
 
-def test_a_dead_file_storage_keeps_the_record_and_tells_the_sender(
+def test_a_dead_file_storage_writes_nothing_and_the_same_page_can_be_sent_again(
     client, api, runtime, access, desk, monkeypatch, tmp_path
 ):
+    """A record is never written without its files: a post whose files cannot be stored
+    is answered 503 with Retry-After, shown again with the same token, and kept as failed;
+    sending that page again once the storage is back takes the failed post's place."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be")
     use_backend(monkeypatch, runtime, "local", {"path": str(blocker)})
     files = [("documents", ("contract.pdf", PDF, "application/pdf"))]
-    response = post(client, desk["form"], {"email": "bo@example.org"}, files)
-    assert response.status_code == 200
-    assert "We could not store the files you chose just now" in response.text
-    bo = requests(api, desk)[-1]
-    assert bo["fields"]["email"] == "bo@example.org" and bo["fields"]["documents"] == []
+    token = open_page(client, desk["form"]["path"])
+    response = post(client, desk["form"], {"email": "bo@example.org"}, files, token=token)
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert "We are busy for a moment. Please send the form again." in response.text
+    assert f'value="{token}"' in response.text
+    assert "You chose contract.pdf: please choose it again." in response.text
+    assert len(requests(api, desk)) == 1  # Ada only
     [sub] = stored(runtime, access, desk["form"])
-    assert sub["outcome"] == "created"
-    assert "Papers: the files could not be stored: the file storage failed" in sub["reason"]
+    assert sub["outcome"] == "failed" and "the file storage failed" in sub["reason"]
     assert sub["payload"]["documents"][0]["sha256"] == hashlib.sha256(PDF).hexdigest()
+
+    monkeypatch.undo()
+    again = post(client, desk["form"], {"email": "bo@example.org"}, files, token=token)
+    assert again.status_code == 200 and "Thank you" in again.text
+    bo = requests(api, desk)[-1]
+    assert [f["name"] for f in record_files(api, desk, bo["id"])] == ["contract.pdf"]
+    assert [s["outcome"] for s in stored(runtime, access, desk["form"])] == ["failed", "created"]
 
 
 def test_an_edit_link_lists_the_files_sent_and_adds_more(client, api, runtime, access, desk):

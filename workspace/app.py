@@ -19,6 +19,7 @@ from workspace import migrate
 from workspace.access import workspaces
 from workspace.boot import build_runtime
 from workspace.databases import moves
+from workspace.forms import submissions as form_submissions
 from workspace.plugin_calls import call_each
 from workspace.routes import PREFIX, api_router, page_routers
 from workspace.runtime import Runtime
@@ -46,6 +47,7 @@ def prepare(runtime: Runtime) -> None:
     workspaces.finish_deletions(runtime)
     migration.resume_all(runtime)
     moves.resume_all(runtime)
+    form_submissions.recover(runtime)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:

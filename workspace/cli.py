@@ -13,6 +13,7 @@ from workspace.databases import moves as data_moves
 from workspace.dedupe import queue as duplicates
 from workspace.errors import WorkspaceError
 from workspace.files import files
+from workspace.forms import submissions as form_submissions
 from workspace.plugin_calls import call_each
 from workspace.plugins import make_plugin_manager
 from workspace.principal import Principal
@@ -175,6 +176,24 @@ def files_purge() -> None:
     click.echo(f"purged {done['files']} deleted files and {done['blobs']} stored blobs")
     if done["failed"]:
         raise click.ClickException(f"{done['failed']} blobs could not be deleted; see the log")
+
+
+@cli.group("forms")
+def forms_group() -> None:
+    """Public forms."""
+
+
+@forms_group.command("recover")
+def forms_recover() -> None:
+    """Mark failed the submissions no process is taking any more: still being processed ten
+    minutes after they came in (the server stopped or lost its database). Every server start
+    does this too; run it from cron where servers run for weeks."""
+    runtime = _runtime()
+    try:
+        marked = form_submissions.recover(runtime)
+    finally:
+        runtime.close()
+    click.echo(f"marked {marked} unfinished submissions failed")
 
 
 @cli.group()

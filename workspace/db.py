@@ -204,27 +204,34 @@ def joined(
 
 @contextmanager
 def _translated_errors(outside: str | None = None) -> Iterator[None]:
-    """Turn "busy, try again" database states into a 503 the client can retry; for a
-    customer's database (``outside``) also a lost or refused connection and a full pool."""
+    """Turn "busy, try again" database states into a 503 the client can retry: a lock wait
+    or deadlock, a lost or refused connection and a full pool. A lost connection to the
+    server's own database is an outage the client can only wait out, like a customer's
+    (``outside``, named in the message); its details go to the log, not to the client."""
     try:
         yield
-    except OperationalError as exc:
-        if _is_transient(exc):
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) and _is_transient(exc):
             raise Unavailable("the database is busy; retry in a moment") from exc
-        if outside is not None and _is_unreachable(exc):
-            raise Unavailable(
-                f"the workspace's database at {outside} is not answering: {_reason(exc)}",
-                retry_after=5,
-            ) from exc
+        if exc.connection_invalidated or _is_unreachable(exc):
+            raise _not_answering(outside, _reason(exc)) from exc
         raise
     except PoolTimeout as exc:
         if outside is None:
-            raise
-        raise Unavailable(
-            f"the workspace's database at {outside} is not answering: every connection to it "
-            "is busy (it is slow or stopped)",
-            retry_after=5,
+            raise Unavailable(
+                "the server is busy: every database connection is in use; retry in a moment"
+            ) from exc
+        raise _not_answering(
+            outside, "every connection to it is busy (it is slow or stopped)"
         ) from exc
+
+
+def _not_answering(outside: str | None, reason: str) -> Unavailable:
+    if outside is None:
+        return Unavailable("the database is not answering; retry in a moment", retry_after=2)
+    return Unavailable(
+        f"the workspace's database at {outside} is not answering: {reason}", retry_after=5
+    )
 
 
 def is_deadlock(exc: BaseException | None) -> bool:

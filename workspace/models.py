@@ -335,7 +335,8 @@ form_submissions = Table(
     Column("ip_hash", String(64), nullable=False),
     # What was posted (size-capped), as received.
     Column("payload", JSON, nullable=False),
-    # received (stored, not yet decided) | created | updated | refused | rejected | spam | replay
+    # received (stored, not yet decided) | created | updated | refused | rejected | spam |
+    # replay | failed (not taken: the sender got 503 or no answer and may send it again)
     Column("outcome", String(16), nullable=False),
     Column("record_id", BigInteger, nullable=True),
     Column("reason", String(1000), nullable=True),

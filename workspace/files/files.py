@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage_backends import StorageError
@@ -89,26 +89,6 @@ def upload(
     return _store(runtime, acc, rt, record_id, field_id, scanned)
 
 
-def upload_scanned(
-    runtime: Runtime,
-    acc: Access,
-    rt: RecordTypeDef,
-    record_id: int,
-    scanned: Sequence[Scanned],
-    *,
-    field_key: str,
-) -> list[dict[str, Any]]:
-    """:func:`upload` for files read already (a public form scans them to keep their facts
-    with the submission before deciding anything): the same checks, storage and activity,
-    without reading the bytes a second time."""
-    acc.require("member")
-    if not 1 <= len(scanned) <= MAX_FILES:
-        raise ValidationFailed.single("files", f"choose from 1 to {MAX_FILES} files")
-    field_id = _file_field(rt, field_key)
-    records.get(runtime, acc, rt, record_id)
-    return _store(runtime, acc, rt, record_id, field_id, list(scanned))
-
-
 def _store(
     runtime: Runtime,
     acc: Access,
@@ -117,20 +97,29 @@ def _store(
     field_id: int | None,
     scanned: list[Scanned],
 ) -> list[dict[str, Any]]:
+    stage(runtime, acc.workspace_id, scanned)
+    with transaction(runtime.control, write=True) as conn:
+        gate.lock_workspace(conn, acc.workspace_id, exclusive=False)
+        return attach_staged(conn, runtime, acc, rt, record_id, field_id, scanned)
+
+
+def stage(runtime: Runtime, workspace_id: int, scanned: Sequence[Scanned]) -> None:
+    """Write the bytes of ``scanned`` to the workspace's backend ahead of the rows that will
+    name them (TooLarge, or 503 from a failing backend, before anything is written). Until
+    :func:`attach_staged` runs, the blobs are unreferenced: nothing shows them, and
+    :func:`discard` removes them when the write they were for does not happen."""
     limit = runtime.settings.max_file_bytes
     too_big = [s.name for s in scanned if s.size > limit]
     if too_big:
         reason = f"{', '.join(too_big)}: larger than the limit of {limit:,} bytes".replace(",", " ")
         raise TooLarge(f"nothing was stored; {reason}", fields={"files": reason})
-    backend = file_storage.write_backend(runtime, acc.workspace_id)
-    blobs = {blob_name(s.sha256): s for s in scanned}
-    for _attempt in range(3):
-        for name, s in blobs.items():
-            file_blobs.store(backend, name, s.file, s.size)
-        rows = _attach(runtime, acc, rt, record_id, field_id, scanned, list(blobs))
-        if rows is not None:
-            return rows
-    raise Unavailable("the file storage keeps losing the uploaded files; try again")
+    backend = file_storage.write_backend(runtime, workspace_id)
+    for name, s in _blobs(scanned).items():
+        file_blobs.store(backend, name, s.file, s.size)
+
+
+def _blobs(scanned: Sequence[Scanned]) -> dict[str, Scanned]:
+    return {blob_name(s.sha256): s for s in scanned}
 
 
 def _file_field(rt: RecordTypeDef, key: str) -> int:
@@ -140,40 +129,43 @@ def _file_field(rt: RecordTypeDef, key: str) -> int:
     return f.id
 
 
-def _attach(
+def attach_staged(
+    conn: Connection,
     runtime: Runtime,
     acc: Access,
     rt: RecordTypeDef,
     record_id: int,
     field_id: int | None,
-    scanned: list[Scanned],
-    names: list[str],
-) -> list[dict[str, Any]] | None:
-    """Insert the rows if every blob is still there (None if a purge took one meanwhile)."""
+    scanned: Sequence[Scanned],
+) -> list[dict[str, Any]]:
+    """Inside the caller's write transaction, which holds the workspace's lock (shared, as
+    record writes do): the rows and activity entries of staged files. A blob that a purge
+    or discard took since it was staged is stored again first; the lock keeps them out
+    from here to the commit, so no row ever points at a missing object."""
     backend = file_storage.write_backend(runtime, acc.workspace_id)
+    blobs = _blobs(scanned)
+    if not file_blobs.all_exist(backend, list(blobs)):
+        for name, s in blobs.items():
+            file_blobs.store(backend, name, s.file, s.size)
     now = utcnow()
-    with transaction(runtime.control, write=True) as conn:
-        gate.lock_workspace(conn, acc.workspace_id, exclusive=False)
-        if not file_blobs.all_exist(backend, names):
-            return None
-        added = []
-        for s in scanned:
-            values = {
-                "workspace_id": acc.workspace_id,
-                "record_type_id": rt.id,
-                "record_id": record_id,
-                "origin_record_id": record_id,
-                "field_id": field_id,
-                "name": s.name,
-                "size": s.size,
-                "content_type": s.content_type,
-                "sha256": s.sha256,
-                "created_at": now,
-                "created_by": acc.user_id,
-            }
-            file_id = inserted_id(conn.execute(insert(F).values(values)))
-            added.append(public({"id": file_id, **values, "deleted_at": None}))
-        _note(conn, acc, rt.id, [(record_id, "file_added", None, a) for a in added])
+    added = []
+    for s in scanned:
+        values = {
+            "workspace_id": acc.workspace_id,
+            "record_type_id": rt.id,
+            "record_id": record_id,
+            "origin_record_id": record_id,
+            "field_id": field_id,
+            "name": s.name,
+            "size": s.size,
+            "content_type": s.content_type,
+            "sha256": s.sha256,
+            "created_at": now,
+            "created_by": acc.user_id,
+        }
+        file_id = inserted_id(conn.execute(insert(F).values(values)))
+        added.append(public({"id": file_id, **values, "deleted_at": None}))
+    _note(conn, acc, rt.id, [(record_id, "file_added", None, a) for a in added])
     return added
 
 
@@ -248,6 +240,17 @@ def list_files(
     with transaction(runtime.control) as conn:
         rows = conn.execute(query.where(F.c.workspace_id == acc.workspace_id)).mappings().all()
     return [public(r) for r in rows]
+
+
+def has_files(conn: Connection, record_type_id: int, record_id: int, field_id: int) -> bool:
+    """Whether the record has a file (not deleted) in the file field ``field_id``."""
+    query = select(F.c.id).where(
+        F.c.record_type_id == record_type_id,
+        F.c.record_id == record_id,
+        F.c.field_id == field_id,
+        F.c.deleted_at.is_(None),
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def get_file(runtime: Runtime, acc: Access, file_id: int) -> dict[str, Any]:
@@ -335,20 +338,44 @@ def purge(runtime: Runtime, *, now: dt.datetime | None = None) -> dict[str, int]
         blobs = conn.execute(select(F.c.workspace_id, F.c.sha256).where(expired).distinct()).all()
     done = {"files": 0, "blobs": 0, "failed": 0}
     for workspace_id, sha256 in blobs:
-        backend = file_storage.write_backend(runtime, workspace_id)
-        mine = (F.c.workspace_id == workspace_id) & (F.c.sha256 == sha256)
         try:
-            with transaction(runtime.control, write=True) as conn:
-                gate.lock_workspace(conn, workspace_id, exclusive=True)
-                done["files"] += conn.execute(delete(F).where(mine & expired)).rowcount
-                left = conn.execute(select(func.count()).select_from(F).where(mine)).scalar_one()
-                if left == 0:
-                    file_blobs.delete(backend, blob_name(sha256))
-                    done["blobs"] += 1
+            files_gone, blob_gone = _drop(runtime, workspace_id, sha256, expired)
         except StorageError as exc:
             log.error("purging blob %s of workspace %s failed: %s", sha256, workspace_id, exc)
             done["failed"] += 1
+            continue
+        done["files"] += files_gone
+        done["blobs"] += blob_gone
     return done
+
+
+def discard(runtime: Runtime, workspace_id: int, sha256s: Iterable[str]) -> None:
+    """Remove staged blobs that no file row refers to (the write they were staged for was
+    refused or failed). Best effort: a blob left behind is unreferenced, shown nowhere, and
+    stored under its content's hash, so nothing is wrong, only space taken."""
+    for sha256 in set(sha256s):
+        try:
+            _drop(runtime, workspace_id, sha256, None)
+        except (StorageError, Unavailable) as exc:
+            log.warning("staged blob %s of workspace %s left: %s", sha256, workspace_id, exc)
+
+
+def _drop(
+    runtime: Runtime, workspace_id: int, sha256: str, expired: ColumnElement[bool] | None
+) -> tuple[int, int]:
+    """Delete the ``expired`` rows of a blob, then the blob if no row is left: under the
+    workspace's lock taken exclusively, so no upload attaches it meanwhile. Returns how
+    many rows and blobs went."""
+    backend = file_storage.write_backend(runtime, workspace_id)
+    mine = (F.c.workspace_id == workspace_id) & (F.c.sha256 == sha256)
+    with transaction(runtime.control, write=True) as conn:
+        gate.lock_workspace(conn, workspace_id, exclusive=True)
+        gone = conn.execute(delete(F).where(mine & expired)).rowcount if expired is not None else 0
+        left = conn.execute(select(func.count()).select_from(F).where(mine)).scalar_one()
+        if left:
+            return gone, 0
+        file_blobs.delete(backend, blob_name(sha256))
+        return gone, 1
 
 
 def _restore_cutoff() -> dt.datetime:

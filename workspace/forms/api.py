@@ -42,8 +42,8 @@ class FormController(Controller):
         before: int | None = None,
     ) -> dict[str, Any]:
         """Every post the form received, newest first, with its outcome (created, updated,
-        refused, rejected, spam, replay, or received while being decided), the record and
-        the reason. ``next_before`` pages further back."""
+        refused, rejected, spam, replay, failed, or received while being decided), the record
+        and the reason. ``next_before`` pages further back."""
         acc = workspaces.access(runtime, principal, workspace_id)
         forms.get_form(runtime, acc, form_id)
         return form_submissions.list_submissions(

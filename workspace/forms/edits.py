@@ -28,14 +28,16 @@ from workspace.forms.forms import FormRow, Live
 from workspace.forms.intake import (
     BUSY,
     CHECK,
-    FILES_NOT_STORED,
     REFUSED,
     UNAVAILABLE,
     Answer,
     Page,
     Reader,
+    Writing,
     blank_value,
+    busy,
     friendly,
+    settle,
     turned_away,
 )
 from workspace.forms.tokens import LinkError
@@ -100,12 +102,11 @@ def save_edit(
     sub_id, _ = submissions.store_received(
         runtime, form.id, "edit", hashed, raw, form_files.facts(chosen)
     )
-    answer = _save(runtime, form, token, raw, hashed, read, chosen)
-    submissions.decide(
-        runtime, sub_id, answer.outcome, record_id=answer.record_id, reason=answer.reason
-    )
-    answer.submission_id = sub_id
-    return answer
+    try:
+        answer = _save(runtime, form, token, raw, hashed, read, chosen, sub_id)
+    except Unavailable as exc:
+        answer = busy(exc)
+    return settle(runtime, sub_id, answer)
 
 
 def _save(
@@ -116,6 +117,7 @@ def _save(
     hashed: str,
     read: Reader,
     chosen: Chosen,
+    sub_id: int,
 ) -> Answer:
     live = forms.live(runtime, form)
     refused = turned_away(runtime, form, live, raw, hashed)
@@ -136,8 +138,10 @@ def _save(
         errors = {**errors, **file_errors}
         status = 413 if too_big else 422
         return _again(live, token, values, errors, CHECK, status, record_id, chosen, "invalid")
+    writing = Writing(runtime, live, chosen, sub_id, editing=True)
     try:
-        saved = records.update_record(runtime, live.acc, live.rt, record_id, values)
+        with writing.staged():
+            records.update_record(runtime, live.acc, live.rt, record_id, values, after=writing)
     except ValidationFailed as exc:
         shown = friendly(editable(live), exc.fields)
         message = CHECK if shown else UNAVAILABLE
@@ -145,14 +149,19 @@ def _save(
     except Conflict as exc:  # e.g. an email another record holds: said neutrally
         return Answer("refused", "refused", 200, REFUSED, record_id=record_id, reason=exc.message)
     except Unavailable as exc:
-        return _again(live, token, values, {}, BUSY, 503, record_id, chosen, exc.message)
+        sent = _again(live, token, values, {}, BUSY, 503, record_id, chosen, exc.message)
+        return busy(exc, sent.page)
     except WorkspaceError as exc:
         return Answer("unavailable", "rejected", 503, UNAVAILABLE, reason=exc.message)
-    attached = form_files.attach(runtime, live, saved["id"], chosen, updated=False)
-    reason = "; ".join(["changed through a self-service edit link", *attached.notes])
-    message = f"{SAVED} {FILES_NOT_STORED}" if attached.failed else SAVED
     return Answer(
-        "done", "updated", 200, message, edit_token=token, record_id=saved["id"], reason=reason
+        "done",
+        "updated",
+        200,
+        SAVED,
+        edit_token=token,
+        record_id=writing.record_id,
+        reason=writing.reason,
+        decided=True,
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
-from workspace.errors import NotFound, WorkspaceError
+from workspace.errors import NotFound, Unavailable, WorkspaceError
 from workspace.forms import config as form_config
 from workspace.forms.config import FormConfig, Placed
 from workspace.names import clean_name
@@ -104,6 +104,8 @@ def live(runtime: Runtime, form: FormRow) -> Live | None:
     )
     try:
         acc, rt = definitions.open_type(runtime, principal, form.workspace_id, form.record_type_id)
+    except Unavailable:
+        raise  # a passing outage, not a form that cannot write
     except WorkspaceError:
         return None
     if not form.creator_active or not acc.can("member") or not form_config.shown(form.config, rt):

@@ -6,8 +6,16 @@ turned away; a filled honeypot is kept as spam and answered like a success (bots
 nothing); the one-time token makes a double click or a replay count once; and only then do
 the form's fields (never others) go to ``records.create`` with the form's duplicate policy,
 written as the form's maker with the activity naming the form. Files sent with the post are
-read first (their facts are stored with it) and attached only once the record is written
-(see ``form_files``).
+read first (their facts are stored with it), staged in the file storage, and attached in
+the transaction that writes the record, which also writes the submission's outcome
+(:class:`Writing`): a post ends with its record, its files and its outcome, or with none of
+them.
+
+A post that cannot be taken now (the database went away, the file storage failed) is
+answered 503 with Retry-After and kept as ``failed``; its one-time token stays claimed, and
+sending the same page again takes the claim over (as does a resend that finds the first
+post still undecided after :data:`REPLAY_WAIT_SECONDS`: the first one's write then finds its
+outcome taken and rolls back).
 
 What the submitter sees never holds an internal id or another record's data: a duplicate
 the policy refuses gets a neutral message, not "this email already exists".
@@ -15,24 +23,30 @@ the policy refuses gets a neutral message, not "this email already exists".
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from workspace.errors import Conflict, Unavailable, ValidationFailed, WorkspaceError
+from workspace.db import Tx, transaction
+from workspace.errors import Conflict, NotFound, Unavailable, ValidationFailed, WorkspaceError
 from workspace.files.files import Incoming
 from workspace.forms import forms, tokens
 from workspace.forms import submissions as form_submissions
 from workspace.forms import uploads as form_files
 from workspace.forms.config import Placed, redirect_allowed
 from workspace.forms.forms import FormRow, Live
-from workspace.forms.uploads import Chosen
+from workspace.forms.submissions import GivenUp
+from workspace.forms.uploads import Attached, Chosen
 from workspace.records import records
+from workspace.records.write_items import Outcome
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef, ValueContext
 from workspace.schema.record_values import parse_values
 
+log = logging.getLogger(__name__)
 #: Turns one field's inputs of a posted HTML form into an API value (web.fields.field_value).
 Reader = Callable[[FieldDef, Mapping[str, Any]], Any]
 #: The honeypot: an input people never see (hidden by forms.css) and bots fill in. Not a
@@ -47,12 +61,8 @@ LIMITED = "Too many submissions came from your network in the last hour. Please 
 EXPIRED = "This page was open for a long time. Please check your details and send it again."
 TOO_LARGE = "That is more than this form can take. Please shorten your answers."
 FILES_TOO_LARGE = "That is more than this form can take. Please choose smaller or fewer files."
-FILES_NOT_STORED = (
-    "We could not store the files you chose just now; please send them to us another way."
-)
 BUSY = "We are busy for a moment. Please send the form again."
 CHECK = "Please check the fields marked below."
-RECEIVED = "Thank you. We have received this submission."
 #: How long a replayed post waits for the first one to be decided.
 REPLAY_WAIT_SECONDS = 5.0
 
@@ -74,8 +84,9 @@ class Page:
 @dataclass
 class Answer:
     """What to show the submitter (``view``: done, refused, form, closed, unavailable,
-    limited) and what to store (``outcome``, ``record_id`` and ``reason`` are for the
-    team only: never put them on the submitter's page)."""
+    limited, busy) and what to store (``outcome``, ``record_id`` and ``reason`` are for the
+    team only: never put them on the submitter's page). ``decided``: the outcome was
+    written with the record; ``retry_after``: seconds to wait before sending again (503)."""
 
     view: str
     outcome: str
@@ -87,6 +98,21 @@ class Answer:
     record_id: int | None = None
     reason: str | None = None
     submission_id: int = 0
+    decided: bool = False
+    retry_after: int | None = None
+
+
+@dataclass
+class Post:
+    """One post being taken: what was sent, and the submission that stores it."""
+
+    live: Live
+    raw: Mapping[str, Any]
+    read: Reader
+    chosen: Chosen
+    submission_id: int
+    ref: str
+    token: str
 
 
 def blank(runtime: Runtime, slug: str, query: Mapping[str, str], read: Reader) -> Page:
@@ -126,12 +152,48 @@ def submit(
     sub_id, ref = form_submissions.store_received(
         runtime, form.id, "submit", hashed, raw, form_files.facts(chosen)
     )
-    answer = _take(runtime, form, raw, hashed, read, sub_id, ref, chosen)
-    form_submissions.decide(
-        runtime, sub_id, answer.outcome, record_id=answer.record_id, reason=answer.reason
-    )
-    answer.submission_id = sub_id
+    try:
+        answer = _take(runtime, form, raw, hashed, read, sub_id, ref, chosen)
+    except Unavailable as exc:
+        answer = busy(exc)
+    return settle(runtime, sub_id, answer)
+
+
+def settle(runtime: Runtime, submission_id: int, answer: Answer) -> Answer:
+    """Store the answer's outcome, unless it was written with the record. When the database
+    is away even for that, the submission stays ``received`` for :func:`recover` and the
+    sender gets 503 (the post may be sent again)."""
+    answer.submission_id = submission_id
+    if answer.decided:
+        return answer
+    try:
+        form_submissions.decide(
+            runtime,
+            submission_id,
+            answer.outcome,
+            record_id=answer.record_id,
+            reason=answer.reason,
+        )
+    except Unavailable as exc:
+        log.warning("submission %s is left for the recovery pass: %s", submission_id, exc)
+        if answer.outcome != "failed":
+            return busy(exc, submission_id=submission_id)
     return answer
+
+
+def busy(exc: Unavailable, page: Page | None = None, *, submission_id: int = 0) -> Answer:
+    """503 with Retry-After: the post could not be taken now and is kept as ``failed``;
+    with ``page``, the form is shown again as it was sent (with the same token)."""
+    return Answer(
+        "form" if page is not None else "busy",
+        "failed",
+        503,
+        BUSY,
+        page=page,
+        reason=exc.message,
+        submission_id=submission_id,
+        retry_after=exc.retry_after,
+    )
 
 
 def most_files(runtime: Runtime, slug: str) -> int:
@@ -139,7 +201,7 @@ def most_files(runtime: Runtime, slug: str) -> int:
     or there is no such form, which the post then finds out)."""
     try:
         return form_files.files_allowed(forms.by_slug(runtime, slug).config)
-    except WorkspaceError:
+    except NotFound:
         return 0
 
 
@@ -196,18 +258,20 @@ def _take(
     if state != "ok":
         reason = f"{state} form token"
         return again(runtime, live, raw, read, EXPIRED, 400, reason=reason, chosen=chosen)
+    post = Post(live, raw, read, chosen, sub_id, ref, token)
     first = tokens.claim(runtime, form.id, token, sub_id)
     if first is not None:
-        return _replay(runtime, live, first, raw, read)
-    answer = _write(runtime, live, raw, read, ref, chosen)
+        replayed = _replay(runtime, post, first)
+        if replayed is not None:
+            return replayed
+    answer = _write(runtime, post)
     if answer.outcome == "rejected":
         tokens.release(runtime, token)
     return answer
 
 
-def _write(
-    runtime: Runtime, live: Live, raw: Mapping[str, Any], read: Reader, ref: str, chosen: Chosen
-) -> Answer:
+def _write(runtime: Runtime, post: Post) -> Answer:
+    live, raw, read, chosen = post.live, post.raw, post.read, post.chosen
     values, errors = values_of(live, raw, read)
     max_bytes = runtime.settings.max_file_bytes
     file_errors, too_big = form_files.problems(live.shown, chosen, max_bytes)
@@ -217,10 +281,17 @@ def _write(
         reason = ("a file was too large; " if too_big else "") + _listed(live, errors)
         status = 413 if too_big else 422
         return again(runtime, live, raw, read, CHECK, status, errors, reason=reason, chosen=chosen)
+    writing = Writing(runtime, live, chosen, post.submission_id)
     try:
-        record = records.create(
-            runtime, live.acc, live.rt, values, override=live.form.config.override()
-        )
+        with writing.staged():
+            records.create(
+                runtime,
+                live.acc,
+                live.rt,
+                values,
+                override=live.form.config.override(),
+                after=writing,
+            )
     except ValidationFailed as exc:
         shown = friendly(live.shown, exc.fields)
         message = CHECK if shown else UNAVAILABLE
@@ -230,32 +301,77 @@ def _write(
     except Conflict as exc:  # a duplicate the policy refuses, or a unique value in use
         return Answer("refused", "refused", 200, REFUSED, reason=exc.message)
     except Unavailable as exc:
-        return again(runtime, live, raw, read, BUSY, 503, reason=exc.message, chosen=chosen)
+        # The same token: sending the page again takes this post's claim over.
+        sent = again(
+            runtime, live, raw, read, BUSY, 503, reason="", chosen=chosen, token=post.token
+        )
+        return busy(exc, sent.page)
     except WorkspaceError as exc:  # the form's maker lost access meanwhile
         return Answer("unavailable", "rejected", 503, UNAVAILABLE, reason=exc.message)
-    return _written(runtime, live, record, chosen, ref)
-
-
-def _written(
-    runtime: Runtime, live: Live, record: Mapping[str, Any], chosen: Chosen, ref: str
-) -> Answer:
-    """The record is written: attach the files, then the success answer."""
-    if "merged_into" in record:
-        record_id = record["merged_into"]
-        attached = form_files.attach(runtime, live, record_id, chosen, updated=True)
-        reasons = ["matched a record on file and updated it", *attached.notes]
-        answer = done(runtime, live, "updated", record_id=record_id, reason="; ".join(reasons))
-    else:
-        attached = form_files.attach(runtime, live, record["id"], chosen, updated=False)
-        duplicates = ", ".join(str(d["record"]) for d in record.get("duplicates") or [])
-        queued = [f"possible duplicate of record {duplicates} queued for review"]
-        reasons = [*(queued if duplicates else []), *attached.notes]
-        why = "; ".join(reasons) or None
-        answer = done(runtime, live, "created", record_id=record["id"], reason=why, ref=ref)
-    if attached.failed:
-        answer.message = f"{answer.message} {FILES_NOT_STORED}"
-        answer.redirect = None  # the submitter must read this
+    ref = post.ref if writing.outcome == "created" else None
+    answer = done(
+        runtime, live, writing.outcome, record_id=writing.record_id, reason=writing.reason, ref=ref
+    )
+    answer.decided = True
     return answer
+
+
+@dataclass
+class Writing:
+    """What a post writes in its record's transaction (``records.create`` or
+    ``update_record`` call it there): the files, attached to the record, and the
+    submission's outcome. A submission given up meanwhile rolls the record back (GivenUp)."""
+
+    runtime: Runtime
+    live: Live
+    chosen: Chosen
+    submission_id: int
+    #: An edit link's save: its files are added whatever the form's policy.
+    editing: bool = False
+    outcome: str = ""
+    record_id: int = 0
+    reason: str | None = None
+    attached: Attached | None = None
+
+    @contextmanager
+    def staged(self) -> Iterator[None]:
+        """Stage the files for the write inside the block; afterwards remove the staged
+        bytes the write did not attach (all of them when it did not write)."""
+        written = False
+        try:
+            form_files.stage(self.runtime, self.live, self.chosen)
+            yield
+            written = True
+        finally:
+            attached = self.attached if written else None
+            form_files.discard(self.runtime, self.live, self.chosen, attached)
+
+    def __call__(self, tx: Tx, outcomes: list[Outcome]) -> None:
+        [written] = outcomes
+        assert written.record is not None
+        merged = not self.editing and written.merged_into is not None
+        self.record_id = written.merged_into if merged else written.record["id"]  # type: ignore[assignment]
+        self.attached = form_files.attach(
+            tx.control, self.runtime, self.live, self.record_id, self.chosen, updated=merged
+        )
+        if self.editing:
+            self.outcome, why = "updated", ["changed through a self-service edit link"]
+        elif merged:
+            self.outcome, why = "updated", ["matched a record on file and updated it"]
+        else:
+            self.outcome = "created"
+            duplicates = ", ".join(str(c.public()["record"]) for c in written.candidates)
+            why = [f"possible duplicate of record {duplicates} queued for review"]
+            why = why if duplicates else []
+        self.reason = "; ".join([*why, *self.attached.notes]) or None
+        if not form_submissions.decide_within(
+            tx.control,
+            self.submission_id,
+            self.outcome,
+            record_id=self.record_id,
+            reason=self.reason,
+        ):
+            raise GivenUp()
 
 
 def values_of(
@@ -318,13 +434,14 @@ def again(
     *,
     reason: str,
     chosen: Chosen | None = None,
+    token: str | None = None,
 ) -> Answer:
-    """The form once more, with what was typed, the errors and a fresh token (and a note
-    to choose again the files that were fine)."""
+    """The form once more, with what was typed, the errors and a fresh token or ``token``
+    (and a note to choose again the files that were fine)."""
     page = Page(
         live.form,
         live,
-        tokens.issue(runtime, live.form.id),
+        token or tokens.issue(runtime, live.form.id),
         typed(live, raw, read),
         errors or {},
         message,
@@ -357,16 +474,20 @@ def friendly(shown: list[Placed], reasons: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _replay(
-    runtime: Runtime, live: Live, first_id: int, raw: Mapping[str, Any], read: Reader
-) -> Answer:
-    """Answer as the first post with this token was answered (waiting for it if it is
-    still being decided), and count this one as a replay."""
+def _replay(runtime: Runtime, post: Post, first_id: int) -> Answer | None:
+    """Answer as the first post with this token was answered (waiting for it while it is
+    being decided), and count this one as a replay; or None: the first one failed or never
+    finished, and this post takes its place (it is taken like a first post)."""
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     first = form_submissions.get(runtime, first_id)
     while first["outcome"] == "received" and time.monotonic() < deadline:
         time.sleep(0.1)
         first = form_submissions.get(runtime, first_id)
+    if first["outcome"] in {"received", "failed"}:
+        if _take_over(runtime, post, first):
+            return None
+        first = form_submissions.get(runtime, first_id)
+    live = post.live
     reason = f"the same post as submission {first_id}"
     outcome = first["outcome"]
     if outcome in {"created", "updated"}:
@@ -374,11 +495,23 @@ def _replay(
         return done(runtime, live, "replay", record_id=first["record_id"], reason=reason, ref=ref)
     if outcome == "refused":
         return Answer("refused", "replay", 200, REFUSED, reason=reason)
-    if outcome == "received":
-        return Answer("done", "replay", 200, RECEIVED, reason=reason)
-    answer = again(runtime, live, raw, read, CHECK, 422, reason=reason)
+    if outcome in {"received", "failed"}:  # another resend took its place just now
+        return busy(Unavailable("the same page is being sent again meanwhile"))
+    answer = again(runtime, live, post.raw, post.read, CHECK, 422, reason=reason)
     answer.outcome = "replay"
     return answer
+
+
+def _take_over(runtime: Runtime, post: Post, first: Mapping[str, Any]) -> bool:
+    """Give up the first post of the token (unless it was decided meanwhile) and move the
+    token's claim to this one; False when the first was decided or another resend won."""
+    reason = f"given up: the same page was sent again (submission {post.submission_id})"
+    with transaction(runtime.control, write=True) as conn:
+        if first["outcome"] == "received" and not form_submissions.decide_within(
+            conn, first["id"], "failed", reason=reason
+        ):
+            return False
+        return tokens.take_over(conn, post.token, first["id"], post.submission_id)
 
 
 def _fixed(p: Placed) -> bool:

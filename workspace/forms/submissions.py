@@ -2,8 +2,17 @@
 
 Nothing submitted is lost (DESIGN.md, invariant 2): a post is stored as ``received`` before
 anything else happens, and then given its outcome (created, updated, refused, rejected,
-spam or replay) with the record and the reason. The client address is kept only as an HMAC
-with the server key, enough to count posts per address for the rate limit.
+spam, replay, or failed) with the record and the reason. The client address is kept only as
+an HMAC with the server key, enough to count posts per address for the rate limit.
+
+An outcome is given once: every decision is written only over ``received``. A post that
+writes a record writes its outcome in the record's own transaction (:func:`decide_within`),
+so a record never exists without its submission saying so, and a submission never says
+``created`` without its record. A post that could not be finished (its database went away,
+the file storage failed) is ``failed``: the sender was answered 503 and asked to send it
+again. One that no process will finish any more (the process died, or the database went
+away before the failure could be written) is marked ``failed`` by :func:`recover`; should
+it still be running after all, its write finds the outcome taken and rolls back (503).
 """
 
 from __future__ import annotations
@@ -15,17 +24,33 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
-from workspace.errors import BadRequest, NotFound
+from workspace.errors import BadRequest, NotFound, Unavailable
 from workspace.principal import Access
 from workspace.runtime import Runtime
 
 S, F = m.form_submissions, m.forms
-OUTCOMES = ("received", "created", "updated", "refused", "rejected", "spam", "replay")
+OUTCOMES = (
+    "received",
+    "created",
+    "updated",
+    "refused",
+    "rejected",
+    "spam",
+    "replay",
+    "failed",
+)
+#: A post still ``received`` this long after it came in is not being taken any more: no
+#: request runs this long (database, lock and storage timeouts are all far shorter).
+STALE_AFTER = dt.timedelta(minutes=10)
+INTERRUPTED = (
+    "not finished: the server stopped or lost its database while taking this post; "
+    "nothing was written and the sender got an error or no answer"
+)
 #: Keys never stored: the CSRF token and the form's one-time token are secrets.
 NOT_STORED = frozenset({"_csrf_token", "_form_token"})
 #: What is kept of a post: enough to see what came in, bounded whatever was sent.
@@ -106,7 +131,21 @@ def decide(
     *,
     record_id: int | None = None,
     reason: str | None = None,
-) -> None:
+) -> bool:
+    """Give a received submission its outcome; False if it had one already."""
+    with transaction(runtime.control, write=True) as conn:
+        return decide_within(conn, submission_id, outcome, record_id=record_id, reason=reason)
+
+
+def decide_within(
+    conn: Connection,
+    submission_id: int,
+    outcome: str,
+    *,
+    record_id: int | None = None,
+    reason: str | None = None,
+) -> bool:
+    """:func:`decide` in the caller's transaction (the one writing the record)."""
     assert outcome in OUTCOMES
     values = {
         "outcome": outcome,
@@ -114,8 +153,26 @@ def decide(
         "reason": reason[:1000] if reason else None,
         "decided_at": utcnow(),
     }
+    still = (S.c.id == submission_id) & (S.c.outcome == "received")
+    return bool(conn.execute(update(S).where(still).values(values)).rowcount)
+
+
+class GivenUp(Unavailable):
+    """The post was marked ``failed`` while it was being written (:func:`recover`, or a
+    resend of the same page took it over): its write is rolled back and it answers 503."""
+
+    def __init__(self) -> None:
+        super().__init__("this post was given up while it was being written; send it again")
+
+
+def recover(runtime: Runtime, *, now: dt.datetime | None = None) -> int:
+    """Mark ``failed`` every submission still ``received`` :data:`STALE_AFTER` after it
+    came in; returns how many. Run at every start and by ``workspace forms recover``."""
+    now = now or utcnow()
+    stale = (S.c.outcome == "received") & (S.c.received_at < now - STALE_AFTER)
+    values = {"outcome": "failed", "reason": INTERRUPTED, "decided_at": now}
     with transaction(runtime.control, write=True) as conn:
-        conn.execute(update(S).where(S.c.id == submission_id).values(values))
+        return int(conn.execute(update(S).where(stale).values(values)).rowcount)
 
 
 def recent_count(runtime: Runtime, hashed_ip: str) -> int:

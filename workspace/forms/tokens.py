@@ -3,7 +3,9 @@
 A rendered form carries a token signed with the server key (nothing is stored on a page
 view, so bots fetching pages fill no table). The first post that carries it claims its hash
 in ``form_tokens``, whose primary key is the referee: a double click or a replayed post
-finds the claim and is answered with the first post's result instead of writing again.
+finds the claim and is answered with the first post's result instead of writing again. A
+post that failed (503) leaves its claim; sending the page again takes the claim over and is
+taken like a first post.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
@@ -72,6 +74,17 @@ def claim(runtime: Runtime, form_id: int, token: str, submission_id: int) -> int
             first = conn.execute(select(T.c.submission_id).where(T.c.token_hash == digest))
             return first.scalar() or 0
     return None
+
+
+def take_over(conn: Connection, token: str, first_id: int, submission_id: int) -> bool:
+    """In the caller's transaction: move the claim of ``token`` from ``first_id`` (whose
+    post failed) to ``submission_id``; False if another post took it over first."""
+    moved = conn.execute(
+        update(T)
+        .where(T.c.token_hash == _digest(token), T.c.submission_id == first_id)
+        .values(submission_id=submission_id, used_at=utcnow())
+    )
+    return bool(moved.rowcount)
 
 
 def release(runtime: Runtime, token: str) -> None:

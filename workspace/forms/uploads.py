@@ -3,10 +3,13 @@
 Each chosen file is read once when the post arrives, for its size, SHA-256 and content type
 sniffed from its bytes (the type the browser declares is ignored), so the stored submission
 says what came with it without holding any bytes. The checks (required, how many, which kind,
-how large) run with the other fields' checks, and the files are attached to the record, as
-the member the form writes as, only after the submission created or updated it: a refused,
-spam, rate-limited, invalid or replayed post never leaves a file anywhere. An edit link
-adds files to its record the same way (never removes one).
+how large) run with the other fields' checks. Once they pass, the bytes are staged in the
+file storage (:func:`stage`), and the files are attached to the record, as the member the
+form writes as, in the transaction that writes the record (:func:`attach`): a record is
+never written without its files, nor files without their record. A refused, spam,
+rate-limited, invalid or replayed post never leaves a file anywhere (bytes staged for a post
+that then did not write are removed again, :func:`discard`). An edit link adds files to its
+record the same way (never removes one).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workspace.errors import WorkspaceError
+from sqlalchemy import Connection
+
 from workspace.files import files
 from workspace.files.content import Scanned, human_size, scan
 from workspace.files.files import Incoming
@@ -37,12 +41,12 @@ Chosen = dict[str, list[Scanned]]
 
 @dataclass
 class Attached:
-    """What attaching a submission's files came to: notes for the team, and whether the
-    file storage failed (the record is written; the submitter is told to send them again)."""
+    """What attaching a submission's files came to: how many, notes for the team, and the
+    hashes of the files attached."""
 
     count: int = 0
     notes: list[str] = field(default_factory=list)
-    failed: bool = False
+    hashes: set[str] = field(default_factory=set)
 
 
 def file_keys(config: FormConfig) -> frozenset[str]:
@@ -133,40 +137,56 @@ def again_notes(live: Live, chosen: Chosen, errors: Mapping[str, str]) -> dict[s
     }
 
 
+def stage(runtime: Runtime, live: Live, chosen: Chosen) -> None:
+    """Put the bytes of the files sent for the form's shown file fields in the file storage
+    before the record is written (503 from a failing storage, with nothing written)."""
+    files.stage(runtime, live.acc.workspace_id, _sent(live, chosen))
+
+
+def discard(runtime: Runtime, live: Live, chosen: Chosen, attached: Attached | None) -> None:
+    """Remove the staged bytes of the files that were not attached (the post wrote nothing,
+    or the form kept them out of the record on file)."""
+    kept = attached.hashes if attached is not None else set()
+    left = [s.sha256 for s in _sent(live, chosen) if s.sha256 not in kept]
+    if left:
+        files.discard(runtime, live.acc.workspace_id, left)
+
+
+def _sent(live: Live, chosen: Chosen) -> list[Scanned]:
+    return [s for p in live.shown if p.is_file for s in chosen.get(p.key, [])]
+
+
 def attach(
-    runtime: Runtime, live: Live, record_id: int, chosen: Chosen, *, updated: bool
+    conn: Connection, runtime: Runtime, live: Live, record_id: int, chosen: Chosen, *, updated: bool
 ) -> Attached:
-    """Attach the files to the record the submission wrote, field by field. On a record on
-    file (``updated``) a field never overwritten from this form gets none, and under the
-    "fill only empty fields" policy a field that has files already gets none either."""
+    """In the transaction that wrote the record: attach the staged files to it, field by
+    field. On a record on file (``updated``) a field never overwritten from this form gets
+    none, and under the "fill only empty fields" policy a field that has files already gets
+    none either."""
     done = Attached()
     for p in live.shown:
         scanned = chosen.get(p.key)
         if not p.is_file or not scanned:
             continue
-        why_not = _kept_out(runtime, live, record_id, p) if updated else None
+        why_not = _kept_out(conn, live, record_id, p) if updated else None
         if why_not is not None:
             done.notes.append(f"{p.spec.label}: {len(scanned)} file(s) not attached, {why_not}")
             continue
-        try:
-            added = files.upload_scanned(
-                runtime, live.acc, live.rt, record_id, scanned, field_key=p.key
-            )
-        except WorkspaceError as exc:
-            done.failed = True
-            done.notes.append(f"{p.spec.label}: the files could not be stored: {exc.message}")
-            continue
+        added = files.attach_staged(
+            conn, runtime, live.acc, live.rt, record_id, p.field.id, scanned
+        )
         done.count += len(added)
+        done.hashes.update(s.sha256 for s in scanned)
     return done
 
 
-def _kept_out(runtime: Runtime, live: Live, record_id: int, p: Placed) -> str | None:
+def _kept_out(conn: Connection, live: Live, record_id: int, p: Placed) -> str | None:
     if p.spec.protect:
         return "the field is never overwritten from this form"
-    if live.form.config.policy == "fill_empty":
-        on_file = files.list_files(runtime, live.acc, live.rt, record_id)
-        if any(f["field"] == p.field.id for f in on_file):
-            return "the record on file has files there and the form fills only empty fields"
+    if live.form.config.policy == "fill_empty" and files.has_files(
+        conn, live.rt.id, record_id, p.field.id
+    ):
+        return "the record on file has files there and the form fills only empty fields"
     return None
 
 

@@ -166,10 +166,13 @@ def create(
     fields: Any,
     *,
     override: match_keys.Override | None = None,
+    after: Callable[[Tx, list[Outcome]], None] | None = None,
 ) -> dict[str, Any]:
     """Create a record. Dedupe rules may merge it into a record on file instead (the answer
     then has ``merged_into``) or list possible ``duplicates`` queued for review; an entry
-    path with its own duplicate policy (a public form) passes an ``override``."""
+    path with its own duplicate policy (a public form) passes an ``override``, and ``after``
+    to write what belongs with the record (its files, the submission's outcome) in the
+    same transaction."""
     acc.require("member")
     outcome = _single(
         runtime,
@@ -177,6 +180,7 @@ def create(
         rt,
         lambda rt, tx: [record_items.create_item(rt, acc, 0, fields)],
         override=override,
+        after=after,
     )
     return with_dedupe(outcome)
 
@@ -217,14 +221,17 @@ def update_record(
     fields: Any,
     *,
     version: int | None = None,
+    after: Callable[[Tx, list[Outcome]], None] | None = None,
 ) -> dict[str, Any]:
-    """Partial update. With ``version``, a record changed since then is refused with 409."""
+    """Partial update. With ``version``, a record changed since then is refused with 409.
+    ``after`` writes what belongs with the change in its transaction (see :func:`create`)."""
     acc.require("member")
     outcome = _single(
         runtime,
         acc,
         rt,
         lambda rt, tx: [record_items.update_item(rt, acc, 0, record_id, fields, version)],
+        after=after,
     )
     return with_dedupe(outcome)
 
@@ -331,8 +338,9 @@ def _single(
     build: Callable[[RecordTypeDef, Tx], list[Item]],
     *,
     override: match_keys.Override | None = None,
+    after: Callable[[Tx, list[Outcome]], None] | None = None,
 ) -> Outcome:
-    outcomes, _ = _run(runtime, acc, rt, build, atomic=True, override=override)
+    outcomes, _ = _run(runtime, acc, rt, build, atomic=True, override=override, after=after)
     outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error

@@ -47,6 +47,7 @@ OUTCOME_LABELS = {
     "spam": "Spam",
     "replay": "Sent twice",
     "received": "Being processed",
+    "failed": "Failed, sender asked to send again",
 }
 
 

@@ -41,6 +41,7 @@ HEADINGS = {
     "limited": "Please try again later",
     "link": "This link cannot be used",
     "too_large": "That is too much for this form",
+    "busy": "Busy for a moment",
 }
 #: What a file input of a form with a kind restriction offers in the browser's picker (a
 #: convenience only: the server judges the bytes).
@@ -146,6 +147,13 @@ def message_page(view: str, message: str, status: int) -> Template:
 
 def answered(answer: Answer, slug: str, *, editing: bool = False) -> Response[Any]:
     """The submitter's page for an answer; never shows its outcome, record or reason."""
+    response = _answer_page(answer, slug, editing=editing)
+    if answer.retry_after is not None:
+        response.headers["Retry-After"] = str(answer.retry_after)
+    return response
+
+
+def _answer_page(answer: Answer, slug: str, *, editing: bool) -> Response[Any]:
     if answer.view == "done" and answer.redirect:
         return Redirect(answer.redirect, status_code=303)
     if answer.view in {"done", "refused"}:
