@@ -134,3 +134,32 @@ def detail_table(api: dict[str, Phase], raw: dict[str, Phase]) -> str:
                 ]
             )
     return _table(header, rows)
+
+
+def percentile(latencies: list[float], q: float) -> float:
+    """Latency in ms at quantile ``q`` (nearest rank) of ``latencies`` in seconds."""
+    ordered = sorted(latencies)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def latency_rows(phases: dict[str, list[Outcome]]) -> str:
+    """A table of p50, p99 and max per round of each phase, and of each phase as a whole."""
+    rows = []
+    for name, rounds in phases.items():
+        for i, outcome in enumerate(rounds, 1):
+            rows.append(_latency_row(f"{name}, round {i}", outcome.latencies, outcome.ok))
+        everything = [t for o in rounds for t in o.latencies]
+        rows.append(_latency_row(f"**{name}, all rounds**", everything, sum(o.ok for o in rounds)))
+    header = ["phase", "requests", "ok", "p50 ms", "p99 ms", "max ms"]
+    return _table(header, rows)
+
+
+def _latency_row(name: str, latencies: list[float], ok: int) -> list[str]:
+    cells = [f"{percentile(latencies, q):.1f}" for q in (0.5, 0.99)]
+    return [name, str(len(latencies)), str(ok), *cells, f"{max(latencies, default=0) * 1000:.0f}"]
+
+
+def pooled_p99(rounds: list[Outcome]) -> float:
+    return percentile([t for o in rounds for t in o.latencies], 0.99)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -55,6 +57,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Sync handlers run in the loop's default executor (Litestar's sync_to_thread), other
+        # blocking calls through anyio: both get WORKSPACE_THREADS. The executor asyncio
+        # would make has min(32, cores + 4) threads, six on two cores: six requests waiting
+        # on one slow database would hold up every other.
+        handlers = ThreadPoolExecutor(settings.threads, thread_name_prefix="workspace")
+        asyncio.get_running_loop().set_default_executor(handlers)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         await anyio.to_thread.run_sync(prepare, runtime)
         for _name, _ in call_each(runtime.pm.hook.startup, runtime=runtime):

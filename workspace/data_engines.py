@@ -110,16 +110,26 @@ class DataEngines:
         self._routes.discard_where(lambda cached: cached[0] == workspace_id)
 
     def engine_of(self, row: Any) -> Engine:
-        """The engine of a ``data_databases`` row, built on first use."""
+        """The engine of a ``data_databases`` row, built on first use. Built outside the
+        lock (checking the host looks its name up): a slow name server holds up only the
+        workspace that needs it, not every request that wants an engine."""
+        key = (row.id, row.version)
         with self._lock:
-            found = self._engines.get((row.id, row.version))
-            if found is not None:
-                return found
-            for old in [k for k in self._engines if k[0] == row.id]:
-                dispose(self._engines.pop(old))
-            engine = self._build(row)
-            self._engines[(row.id, row.version)] = engine
-            return engine
+            found = self._engines.get(key)
+        if found is not None:
+            return found
+        built = self._build(row)
+        with self._lock:
+            found = self._engines.get(key)
+            if found is None:
+                found = self._engines[key] = built
+                old = [k for k in self._engines if k[0] == row.id and k != key]
+                stale = [self._engines.pop(k) for k in old]
+            else:  # another thread built it meanwhile
+                stale = [built]
+        for engine in stale:
+            dispose(engine)
+        return found
 
     def _build(self, row: Any) -> Engine:
         where = location(row)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
+from workspace.circuit import Circuit
 from workspace.errors import Unavailable
 
 #: The autocommit engine that serves read-only transactions of a (writer) engine.
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 #: Where a customer's database is ("host:port"), for engines whose outage is the customer's.
 _outside: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+#: The circuit of a customer's database, shared by its writer and reader engines.
+_circuits: weakref.WeakKeyDictionary[Engine, Circuit] = weakref.WeakKeyDictionary()
 
 
 def make_engine(
@@ -46,7 +49,8 @@ def make_engine(
 
     ``connect_args`` add to (or override) the driver's (MySQL: ``read_timeout``, ``ssl``).
     ``outside`` names a database the operator does not run ("host:port"): when it cannot be
-    reached, :func:`transaction` answers 503 naming it, not 500.
+    reached, :func:`transaction` answers 503 naming it, not 500, and its use goes through a
+    :class:`~workspace.circuit.Circuit` as many turns wide as its pool holds connections.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -60,6 +64,7 @@ def make_engine(
         reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args)
         if outside is not None:
             _outside[writer] = _outside[reader] = outside
+            _circuits[writer] = _circuits[reader] = Circuit(outside, 2 * pool_size)
         # Autocommit connections have nothing to commit or roll back; PyMySQL would still
         # send COMMIT/ROLLBACK round trips for SQLAlchemy's bookkeeping calls.
         reader.dialect.do_commit = reader.dialect.do_rollback = _nothing  # type: ignore[method-assign]
@@ -81,6 +86,20 @@ def _mysql_engine(
         isolation_level=isolation,
         connect_args=connect_args,
     )
+
+    @event.listens_for(engine, "do_connect")
+    def _handshake_within_connect_timeout(
+        dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]
+    ) -> Any:
+        # PyMySQL waits for the server's greeting and the login with its read timeout, not
+        # the connect timeout: a server that takes the connection and never answers would
+        # hold the request for read_timeout (30 s to a customer's database, 300 s here).
+        # Log in within the connect timeout, then give statements their read timeout.
+        reading = cparams.get("read_timeout")
+        login = cparams.get("connect_timeout", timeout)
+        conn = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": login})
+        conn._read_timeout = reading  # PyMySQL has no setter; every read applies this one
+        return conn
 
     @event.listens_for(engine, "connect")
     def _on_mysql_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -162,10 +181,44 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """
     if not write:
         engine = _readers.get(engine, engine)
-    with _translated_errors(_outside.get(engine)), engine.connect() as conn:
-        conn = conn.execution_options(write=write)
-        with conn.begin():
-            yield conn
+    with (
+        _translated_errors(_outside.get(engine)),
+        _turn(engine),
+        engine.connect() as conn,
+        _begun(conn, write) as begun,
+    ):
+        yield begun
+
+
+@contextmanager
+def connected(engine: Engine | None) -> Iterator[Connection | None]:
+    """A connection of ``engine`` checked out now, to begin a write transaction on later
+    (:func:`joined`): a caller that would otherwise connect to a customer's database while
+    holding a control connection and its locks connects first, so a database that does not
+    answer keeps nothing of the server's waiting. None for None."""
+    if engine is None:
+        yield None
+        return
+    with _translated_errors(_outside.get(engine)), _turn(engine), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def _begun(conn: Connection, write: bool) -> Iterator[Connection]:
+    conn = conn.execution_options(write=write)
+    with conn.begin():
+        yield conn
+
+
+def _turn(engine: Engine) -> AbstractContextManager[None]:
+    circuit = _circuits.get(engine)
+    return circuit.turn(_unanswered) if circuit is not None else nullcontext()
+
+
+def _unanswered(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_unreachable(exc))
 
 
 @dataclass
@@ -191,12 +244,22 @@ def unit_of_work(control: Engine, data: Engine, *, write: bool = False) -> Itera
 
 @contextmanager
 def joined(
-    control_conn: Connection, control: Engine, data: Engine, *, write: bool = False
+    control_conn: Connection,
+    control: Engine,
+    data: Engine,
+    *,
+    write: bool = False,
+    connection: Connection | None = None,
 ) -> Iterator[Tx]:
     """The data side of a unit of work whose control transaction ``control_conn`` (of
-    ``control``) is already open: the same connection when the data lives there too."""
+    ``control``) is already open: the same connection when the data lives there too, else
+    a transaction on ``connection`` (from :func:`connected`) or on a new one."""
     if data is control:
         yield Tx(control_conn, control_conn)
+        return
+    if connection is not None:
+        with _translated_errors(_outside.get(data)), _begun(connection, write) as data_conn:
+            yield Tx(control_conn, data_conn)
         return
     with transaction(data, write=write) as data_conn:
         yield Tx(control_conn, data_conn)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from workspace import models as m
-from workspace.db import Tx, joined, transaction
+from workspace.db import Tx, connected, joined, transaction
 from workspace.errors import Conflict, DataMoving, NotFound
 from workspace.runtime import Runtime
 
@@ -52,12 +52,17 @@ def record_writes(runtime: Runtime, workspace_id: int) -> Iterator[Tx]:
     """A write unit of work on the workspace's record data (control transaction first, the
     data database's inside), through the gate: 503 while frozen, and the data database as of
     the epoch seen under the lock."""
-    with transaction(runtime.control, write=True) as control:
+    routed = runtime.data_engines.engine_for(runtime.control, workspace_id)
+    # A customer's database is connected to before the control transaction takes its
+    # connection and the workspace's lock: one that does not answer holds neither.
+    with connected(routed) as early, transaction(runtime.control, write=True) as control:
         gate = lock_workspace(control, workspace_id, exclusive=False)
         if gate.data_frozen:
             raise DataMoving()
         own = runtime.data_engines.engine_for(runtime.control, workspace_id, gate.data_epoch)
-        with joined(control, runtime.control, own or runtime.control, write=True) as tx:
+        ready = early if own is routed else None
+        data = own or runtime.control
+        with joined(control, runtime.control, data, write=True, connection=ready) as tx:
             yield tx
 
 
