@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import click
@@ -22,6 +23,7 @@ from workspace.schema import definitions
 from workspace.settings import Settings
 from workspace.storage import copier
 from workspace.storage import migration as storage_migration
+from workspace.web.connection_guard import ConnectionGuard
 
 
 def _runtime() -> Runtime:
@@ -64,6 +66,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             f"  try:       curl -H 'Authorization: Bearer {first.token}' "
             f"http://{host}:{port}/api/v1/me"
         )
+    guard = functools.partial(
+        ConnectionGuard,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_connections=settings.max_connections,
+    )
     uvicorn.run(
         "workspace.app:app_from_env",
         factory=True,
@@ -72,6 +80,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         workers=workers or settings.workers,
         log_level=settings.log_level.lower(),
         access_log=False,
+        http=guard,  # type: ignore[arg-type]  # uvicorn calls it as a factory, like a class
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
 
 

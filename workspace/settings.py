@@ -39,6 +39,20 @@ class Settings:
     threads: int = 32
     """Threads per process that run request handlers and database calls."""
 
+    header_timeout: int = 20
+    """Seconds a client has to send a request's headers, from opening the connection or from
+    the previous answer, however slowly the bytes come; then the connection is closed."""
+
+    body_timeout: int = 30
+    """Seconds a request body may pause between two pieces before the connection is closed."""
+
+    keep_alive_timeout: int = 5
+    """Seconds an idle connection is kept open after an answer, for the client's next request."""
+
+    max_connections: int = 500
+    """Open connections per server process. A connection beyond it closes the one that has
+    waited longest for its request headers (a slow client), or itself when none is waiting."""
+
     db_pool_size: int = 20
     """Connections kept open per process and database."""
 
