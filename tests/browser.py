@@ -53,6 +53,8 @@ def live_server(
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("live"),
         migrate_on_start=False,
+        api_rate_limit=0,  # as the suite's own settings (tests/conftest.py)
+        api_address_rate_limit=0,
     )
     with serving(settings) as server:
         yield server

@@ -115,8 +115,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # No API rate limits: the suite's requests all come from one address ("testclient") in
+    # bursts. tests/test_rate_limits.py sets them.
     return Settings(
-        database_url=database_url, data_dir=tmp_path, migrate_on_start=False, db_timeout=5
+        database_url=database_url,
+        data_dir=tmp_path,
+        migrate_on_start=False,
+        db_timeout=5,
+        api_rate_limit=0,
+        api_address_rate_limit=0,
     )
 
 

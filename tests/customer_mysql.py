@@ -105,6 +105,8 @@ def customer_settings(database_url: str, data_dir: Any, **changes: Any) -> Setti
         "allow_private_hosts": True,
         "customer_db_timeout": 3,
         "customer_db_read_timeout": 5,
+        "api_rate_limit": 0,  # as the suite's own settings (tests/conftest.py)
+        "api_address_rate_limit": 0,
     }
     return Settings(database_url=database_url, data_dir=data_dir, **{**defaults, **changes})
 

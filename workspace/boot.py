@@ -16,6 +16,7 @@ from workspace.db import make_engine
 from workspace.matching import DedupeRuleRegistry
 from workspace.plugin_calls import call_each
 from workspace.plugins import make_plugin_manager
+from workspace.rate_limits import RateLimiter
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldTypeRegistry
 from workspace.settings import Settings
@@ -46,4 +47,5 @@ def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) ->
         storage_backends=storage_backends,
         tokens=TtlCache(settings.auth_cache_seconds),
         data_engines=DataEngines(settings),
+        rate_limits=RateLimiter(engine, settings),
     )

@@ -112,6 +112,17 @@ class Unavailable(WorkspaceError):
         self.retry_after = retry_after
 
 
+class RateLimited(WorkspaceError):
+    """Too many requests from one token or address in the current window."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class DataMoving(Unavailable):
     """The workspace's record data is being made equal on its new database and switched over
     : writes wait a few seconds. Pages show it as maintenance, not as a failure."""

@@ -343,6 +343,8 @@ form_submissions = Table(
     Column("decided_at", UtcDateTime, nullable=True),
     Index("ix_form_submissions_form", "form_id", "id"),
     Index("ix_form_submissions_ip", "ip_hash", "received_at"),
+    # The recovery pass finds what is still "received" without reading every submission.
+    Index("ix_form_submissions_outcome", "outcome", "received_at"),
     sqlite_autoincrement=True,
 )
 
@@ -652,6 +654,19 @@ data_move_tables = Table(
     Column("mismatch", String(1000), nullable=True),
 )
 
+# --- API rate limits ---
+
+rate_counts = Table(
+    "rate_counts",
+    metadata,
+    # When the window began, in seconds since the epoch (windows of WORKSPACE_API_RATE_WINDOW).
+    Column("window_start", BigInteger, primary_key=True),
+    # Whose requests: "token:<hash>" or "address:<HMAC of the address>" (never the address).
+    Column("bucket", exact_string(48), primary_key=True),
+    # Requests handed out to server processes in this window (workspace/rate_limits.py).
+    Column("used", Integer, nullable=False),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -674,6 +689,7 @@ __all__ = [
     "merges",
     "metadata",
     "notifications",
+    "rate_counts",
     "record_types",
     "sessions",
     "storage_configs",

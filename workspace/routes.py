@@ -41,6 +41,7 @@ from workspace.web.bearer import BearerTokenMiddleware
 from workspace.web.errors import API_EXCEPTION_HANDLERS
 from workspace.web.idempotency import IdempotencyMiddleware
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
+from workspace.web.rate_limit import ApiRateLimit
 from workspace.web.session import DEPENDENCIES as PAGE_DEPENDENCIES
 from workspace.web.session import SessionMiddleware
 from workspace.web.templating import STATIC_DIR
@@ -75,7 +76,12 @@ def api_router() -> Router:
         ],
         dependencies=API_DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(BearerTokenMiddleware), IdempotencyMiddleware],
+        middleware=[
+            DefineMiddleware(ApiRateLimit, by="address"),
+            DefineMiddleware(BearerTokenMiddleware),
+            DefineMiddleware(ApiRateLimit, by="token"),
+            IdempotencyMiddleware,
+        ],
     )
 
 

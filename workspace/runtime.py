@@ -21,6 +21,7 @@ from workspace.db import dispose
 from workspace.events import Event
 from workspace.matching import DedupeRuleRegistry
 from workspace.plugin_calls import call_each
+from workspace.rate_limits import RateLimiter
 from workspace.schema.fields import FieldTypeRegistry
 from workspace.schema.tables import SchemaCache
 from workspace.settings import Settings
@@ -43,6 +44,8 @@ class Runtime:
     storage: dict[tuple[int, int], Any] = field(default_factory=dict)
     #: Engines of customer-owned data databases, built when first used.
     data_engines: DataEngines = field(default_factory=lambda: DataEngines(Settings()))
+    #: This process's leases of the API rate limits (see workspace.rate_limits).
+    rate_limits: RateLimiter | None = None
 
     def data_engine(self, workspace_id: int) -> Engine:
         """The engine holding a workspace's record tables: its own MySQL when an admin

@@ -96,6 +96,17 @@ class Settings:
     import_max_rows: int = 100_000
     """Most data rows one CSV import takes (the file must also fit in max_body_bytes)."""
 
+    api_rate_limit: int = 600
+    """Most API requests one token may make per ``api_rate_window``, counted across every
+    server process; more get 429 with Retry-After. 0 turns the limit off."""
+
+    api_address_rate_limit: int = 1200
+    """Most API requests one client address may make per ``api_rate_window``, whatever
+    token they carry (or none), counted across every server process; 0 turns it off."""
+
+    api_rate_window: int = 60
+    """Seconds of the windows the API rate limits count in."""
+
     form_rate_limit: int = 30
     """Most submissions one client address may send to public forms per hour, counted from
     the stored submissions (so it holds across server processes); 0 turns the limit off."""

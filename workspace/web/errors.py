@@ -15,7 +15,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from workspace.errors import Merged, Unavailable, WorkspaceError
+from workspace.errors import Merged, RateLimited, Unavailable, WorkspaceError
 
 log = logging.getLogger("workspace.web")
 UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
@@ -33,7 +33,7 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 
 def workspace_error(request: Request[Any, Any, Any], exc: WorkspaceError) -> Response[Any]:
     headers: dict[str, str] = {}
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, Unavailable | RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Merged):  # a tombstone: send the client to the surviving record
         headers["Location"] = re.sub(r"/\d+$", f"/{exc.survivor_id}", request.url.path)

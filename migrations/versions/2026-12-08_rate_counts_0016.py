@@ -1,0 +1,42 @@
+"""API rate limits counted across server processes, and an index for the recovery pass of
+form submissions.
+
+``rate_counts`` holds, per window and bucket (a token or a client address, hashed), how many
+requests the server processes have handed out (workspace/rate_limits.py). The recovery pass
+marks failed the submissions still ``received`` long after they came in; the index on
+(outcome, received_at) lets it find them without reading every submission.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-08 10:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from workspace.schema.coltypes import exact_string
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rate_counts",
+        sa.Column("window_start", sa.BigInteger(), nullable=False),
+        sa.Column("bucket", exact_string(48), nullable=False),
+        sa.Column("used", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("window_start", "bucket", name=op.f("pk_rate_counts")),
+    )
+    op.create_index(
+        "ix_form_submissions_outcome", "form_submissions", ["outcome", "received_at"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_form_submissions_outcome", table_name="form_submissions")
+    op.drop_table("rate_counts")
