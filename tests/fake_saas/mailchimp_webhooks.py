@@ -78,7 +78,9 @@ class WebhookQueue:
     def deliver_pending(
         self, url: str, *, sources: tuple[str, ...] = ("user", "admin")
     ) -> list[Delivery]:
-        """Send the queued events from ``sources`` one by one; failed ones stay queued."""
+        """Send the queued events from ``sources`` one by one; failed ones stay queued, and
+        events from other sources are dropped, since a webhook not set up for them never
+        reports them."""
         with self._lock:
             events, self.pending = self.pending, []
         deliveries, failed = [], []
