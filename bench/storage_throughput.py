@@ -149,6 +149,7 @@ def backends(workdir: Path, wanted: list[str], stack: Any) -> dict[str, StorageB
         found["s3"] = S3Backend(
             "bench", endpoint_url=url, access_key="bench", secret_key="bench", timeout=60
         )
+        found["s3"].allow_private_hosts = True  # moto is on loopback
     if "ftp" in wanted:
         port = free_port()
         home = workdir / "ftp"

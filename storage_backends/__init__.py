@@ -137,6 +137,11 @@ class StorageBackend(Protocol):
     kind: ClassVar[str]
     #: Where objects go, for messages and the admin UI; never holds a secret.
     location: str
+    #: Whether the backend may connect to loopback, private and other internal addresses.
+    #: The server sets it from its operator's ``WORKSPACE_ALLOW_PRIVATE_HOSTS`` after
+    #: building the backend: an admin's settings never decide it. A network backend checks
+    #: each address it connects to against it (``workspace.net``).
+    allow_private_hosts: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:

@@ -1,5 +1,6 @@
 """Real storage servers on loopback, each in its own process: moto's S3 server with IAM checks
-on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable.
+on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable,
+or made to damage what it carries.
 
 A pytest plugin (see conftest.py): the fixtures ``moto_s3``, ``pyftpd`` and ``pyftpsd`` start
 one server per test module that asks for it and kill it after the module."""
@@ -18,8 +19,8 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,29 @@ class MotoS3(Server):
         urllib.request.urlopen(request, timeout=10).close()
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        # moto's request recorder writes where this says, not into the current folder.
+        recording = f"MOTO_RECORDER_FILEPATH={self.workdir / 'recording'}"
+        server = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        return ["env", recording, *server]
+
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """The requests moto receives inside the block (headers, method, url and body as
+        base64), through moto's own recorder; the list is filled when the block ends."""
+        found: list[dict[str, Any]] = []
+        self._moto_api("reset-recording")
+        self._moto_api("start-recording")
+        try:
+            yield found
+        finally:
+            self._moto_api("stop-recording")
+            text = self._moto_api("download-recording")
+            found += [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def _moto_api(self, action: str) -> str:
+        request = urllib.request.Request(f"{self.url}/moto-api/recorder/{action}", b"")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return str(answer.read().decode())
 
     def client(self, service: str, key: str, secret: str) -> Any:
         return boto3.client(
@@ -292,14 +315,20 @@ class Relay:
             upstream = socket.create_connection(("127.0.0.1", self.target))
             with self.lock:
                 self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, change in ((client, upstream, self.outbound), (upstream, client, None)):
+                threading.Thread(target=self._pump, args=(a, b, change), daemon=True).start()
+
+    def outbound(self, data: bytes) -> bytes:
+        """What reaches the server of the bytes the client sent (a subclass may damage them)."""
+        return data
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(
+        source: socket.socket, sink: socket.socket, change: Callable[[bytes], bytes] | None
+    ) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                sink.sendall(change(data) if change else data)
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             pass
@@ -310,6 +339,19 @@ class Relay:
                 with suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+class FlippingRelay(Relay):
+    """A relay whose line damages requests: every 0xFF byte the client sends reaches the
+    server as 0xFE (HTTP headers never hold one, so only bodies are hit)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.flipped = 0
+
+    def outbound(self, data: bytes) -> bytes:
+        self.flipped += data.count(0xFF)
+        return data.replace(b"\xff", b"\xfe")
 
 
 def hidden_files(root: Path) -> list[str]:

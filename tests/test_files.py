@@ -304,6 +304,7 @@ def use_backend(
     monkeypatch: pytest.MonkeyPatch, runtime: Runtime, kind: str, config: dict[str, Any]
 ) -> StorageBackend:
     backend = runtime.storage_backends.create(kind, config)
+    backend.allow_private_hosts = True  # the servers are on loopback
     monkeypatch.setattr(file_storage, "write_backend", lambda runtime, ws: backend)
     monkeypatch.setattr(file_storage, "read_backends", lambda runtime, ws: [backend])
     return backend

@@ -104,9 +104,11 @@ def _create(runtime: Runtime, workspace_id: int, kind: str, config: Mapping[str,
     if kind == "local" and not config.get("path"):
         config = {**config, "path": str(default_folder(runtime, workspace_id))}
     try:
-        return runtime.storage_backends.create(kind, config)
+        backend = runtime.storage_backends.create(kind, config)
     except BadConfig as exc:
         raise ValidationFailed(exc.message, fields=exc.fields) from None
+    backend.allow_private_hosts = runtime.settings.allow_private_hosts
+    return backend
 
 
 def saved_secrets(runtime: Runtime, row: Any) -> dict[str, Any]:
