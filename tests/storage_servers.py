@@ -232,9 +232,9 @@ class PyFtpsd(PyFtpd):
         return super().config(**{"tls": True, "ca_cert": self.ca_pem, **overrides})
 
 
-def loopback_certificate() -> tuple[str, bytes, bytes]:
+def loopback_certificate(*names: str) -> tuple[str, bytes, bytes]:
     """A CA certificate (PEM text), and a server certificate and key (PEM) it signed for
-    the IP address 127.0.0.1."""
+    the IP address 127.0.0.1, or for the host ``names`` instead (and not that address)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "workspace test CA")])
@@ -269,14 +269,19 @@ def loopback_certificate() -> tuple[str, bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "127.0.0.1")])
+        )
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name) for name in names]
+                or [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(

@@ -5,6 +5,11 @@ connections (reconnections included) and the test connection, against the test M
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import tempfile
+import threading
 import types
 from pathlib import Path
 from typing import Any
@@ -14,6 +19,7 @@ from sqlalchemy import text
 
 from tests.customer_mysql import DB, PASSWORD, USER, customer, customer_settings
 from tests.rebinding import PUBLIC, Rebinding
+from tests.storage_servers import loopback_certificate
 from workspace import crypto
 from workspace.data_engines import DataEngines
 from workspace.db import dispose, transaction
@@ -108,3 +114,64 @@ def test_the_test_connection_logs_in_over_the_connection_it_checked(
     assert check(target(), allow_private=True, timeout=2)["server_version"].startswith("MariaDB")
     assert rebinding.lookups == [NAME]
     assert rebinding.to_port(3306) == ["127.0.0.1"]
+
+
+# ---- TLS: the certificate is checked against the name, over the pinned connection ---------
+
+
+class TlsGreeter:
+    """Just enough of a MySQL server on loopback to speak TLS: a greeting that offers TLS,
+    the client's switch to TLS under a certificate for ``names``, then "access denied" for
+    whatever login follows."""
+
+    def __init__(self, *names: str) -> None:
+        self.ca_pem, cert, key = loopback_certificate(*names)
+        folder = Path(tempfile.mkdtemp())
+        (folder / "cert.pem").write_bytes(cert)
+        (folder / "key.pem").write_bytes(key)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @staticmethod
+    def _packet(sequence: int, payload: bytes) -> bytes:
+        return len(payload).to_bytes(3, "little") + bytes([sequence]) + payload
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            sock, _ = self.listener.accept()
+            with sock:
+                # HandshakeV10: protocol 41, secure connection, plugin auth and TLS offered.
+                greeting = b"\x0a8.0.36\x00" + (1).to_bytes(4, "little") + b"12345678\x00"
+                greeting += (0x8A09).to_bytes(2, "little") + b"\x2d" + b"\x02\x00"
+                greeting += (0x0008).to_bytes(2, "little") + b"\x15" + bytes(10)
+                greeting += b"123456789012\x00mysql_native_password\x00"
+                sock.sendall(self._packet(0, greeting))
+                sock.recv(36)  # the client's SSLRequest
+                with self.context.wrap_socket(sock, server_side=True) as tls:
+                    tls.recv(4096)  # the login
+                    denied = b"\xff" + (1045).to_bytes(2, "little") + b"#28000Access denied"
+                    tls.sendall(self._packet(3, denied))
+
+    def target(self) -> Target:
+        return Target(NAME, self.port, DB, USER, PASSWORD, True, self.ca_pem)
+
+
+@pytest.mark.parametrize(
+    ("certified", "step", "field"),
+    [(NAME, "auth", "password"), ("someone-else", "tls", "ca_cert")],
+    ids=["for-the-name", "for-another-name"],
+)
+def test_tls_checks_the_certificate_against_the_name_not_the_address(
+    customer: None, rebinding: Rebinding, certified: str, step: str, field: str
+):
+    # The certificate names no address: a check against 127.0.0.1 would fail both cases.
+    server = TlsGreeter(certified)
+    rebinding.answer(NAME, "127.0.0.1")
+    with pytest.raises(ConnectionFailed) as failed:
+        check(server.target(), allow_private=True, timeout=2)
+    server.listener.close()
+    assert (failed.value.step, list(failed.value.fields)) == (step, [field])
+    assert rebinding.to_port(server.port) == ["127.0.0.1"]

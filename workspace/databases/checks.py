@@ -157,12 +157,15 @@ def _login(
     }
     try:
         return mysql_connection(sock, params)
-    except ssl.SSLError as exc:
-        field = "ca_cert" if "CERTIFICATE" in str(exc).upper() else "tls"
-        raise ConnectionFailed(
-            "tls", field, f"the TLS handshake with {target.where} failed: {exc.reason or exc}"
-        ) from None
     except pymysql.MySQLError as exc:
+        # PyMySQL reports a failed TLS handshake as "cannot connect" (2003) around it.
+        cause = getattr(exc, "original_exception", None)
+        if isinstance(cause, ssl.SSLError):
+            field = "ca_cert" if "CERTIFICATE" in str(cause).upper() else "tls"
+            reason = cause.reason or cause
+            raise ConnectionFailed(
+                "tls", field, f"the TLS handshake with {target.where} failed: {reason}"
+            ) from None
         raise _login_failure(target, exc) from None
 
 
