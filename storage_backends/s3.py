@@ -115,7 +115,7 @@ class CheckedResolver(AbstractResolver):
                     )
                 )
         if not found:
-            raise OSError(f"{host} has no {family.name} address")
+            raise OSError(f"{host} has no {socket.AddressFamily(family).name} address")
         return found
 
     async def close(self) -> None:
