@@ -16,7 +16,9 @@ fails the upload too; the damaged object is deleted, or the multipart upload abo
 Connections go only to checked addresses: :class:`CheckedResolver` looks the endpoint's name
 up once per connection, refuses internal addresses unless the operator allows them, and hands
 aiohttp exactly those addresses (see ``workspace.net``). The name stays in the URL, so TLS
-SNI, the certificate check, the Host header and the request signature all use it.
+SNI, the certificate check, the Host header and the request signature all use it. The
+certificate is checked against that name by :class:`CheckedSession`: aiobotocore alone
+checks only that a trusted CA signed it, whatever name it was signed for.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, ClassVar, Self
@@ -37,6 +40,7 @@ import aioboto3  # type: ignore[import-untyped]
 import aiohttp
 import anyio
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from aiobotocore.httpsession import AIOHTTPSession  # type: ignore[import-untyped]
 from aiohttp.abc import AbstractResolver, ResolveResult
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
@@ -127,6 +131,18 @@ def register_storage_backends(register: Any) -> None:
     register(S3Backend)
 
 
+class CheckedSession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's aiohttp session with the certificate's host name checked. aiobotocore
+    (2.25) builds its TLS context with botocore's helper made for urllib3, which matches
+    host names itself and so turns the context's check off; aiohttp relies on the context,
+    so a certificate a trusted CA signed for any name would pass."""
+
+    def _get_ssl_context(self) -> ssl.SSLContext:
+        context: ssl.SSLContext = super()._get_ssl_context()
+        context.check_hostname = True
+        return context
+
+
 class S3Backend(StorageBackend):
     kind: ClassVar[str] = "s3"
 
@@ -205,7 +221,11 @@ class S3Backend(StorageBackend):
             except HostRefused as exc:
                 raise StorageError(f"{self.location}: {exc}", reason=str(exc)) from None
         resolver = CheckedResolver(allow_private=self.allow_private_hosts)
-        config = AioConfig(connector_args={"resolver": resolver}, **self._options)
+        config = AioConfig(
+            connector_args={"resolver": resolver},
+            http_session_cls=CheckedSession,
+            **self._options,
+        )
         async with self._session.client(
             "s3", endpoint_url=self.endpoint_url, config=config
         ) as client:

@@ -184,6 +184,27 @@ class MotoS3(Server):
         return [upload["Key"] for upload in found.get("Uploads", [])]
 
 
+class MotoS3Tls(Server):
+    """moto's S3 server over HTTPS, certified for the host ``name`` (not for its address),
+    without IAM checks; clients trust ``ca_file`` (AWS_CA_BUNDLE for aiobotocore)."""
+
+    name = "moto-tls"
+
+    def __init__(self, workdir: Path, host: str) -> None:
+        super().__init__(workdir)
+        ca_pem, cert, key = loopback_certificate(host)
+        self.ca_file = workdir / "ca.pem"
+        self.ca_file.write_text(ca_pem)
+        (workdir / "cert.pem").write_bytes(cert)
+        (workdir / "key.pem").write_bytes(key)
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)),
+            *("-c", str(self.workdir / "cert.pem"), "-k", str(self.workdir / "key.pem")),
+        ]
+
+
 class PyFtpd(Server):
     name = "pyftpdlib"
 

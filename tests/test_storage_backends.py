@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from storage_backends import BadConfig, StorageBackendRegistry, one_chunk
@@ -37,6 +38,7 @@ from tests.rebinding import PUBLIC, Rebinding
 from tests.storage_servers import (
     FlippingRelay,
     MotoS3,
+    MotoS3Tls,
     PyFtpd,
     PyFtpsd,
     Relay,
@@ -336,7 +338,7 @@ async def test_a_server_that_never_answers_times_out(harness: Harness) -> None:
 # ---- S3: connections to checked addresses, uploads verified on the way in -----------------
 
 
-def s3(config: dict[str, Any], *, allow_private: bool) -> S3Backend:
+def s3(config: dict[str, Any], allow_private: bool) -> S3Backend:
     backend = S3Backend.from_config(config)
     backend.allow_private_hosts = allow_private
     return backend
@@ -371,6 +373,37 @@ async def test_s3_with_private_hosts_allowed_still_connects_to_the_answer_it_got
     assert set(rebinding.to_port(moto_s3.port)) == {"127.0.0.1"}
     direct = s3(moto_s3.config(prefix=config["prefix"]), allow_private=True)
     assert await read(direct, name) == (9 * MB, digest(9 * MB))
+
+
+async def test_s3_over_tls_checks_the_certificate_against_the_endpoint_name(
+    tmp_path: Path, rebinding: Rebinding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = MotoS3Tls(tmp_path, "objectstore")  # certified for that name, not 127.0.0.1
+    rebinding.answer("objectstore", "127.0.0.1")
+    rebinding.answer("otherstore", "127.0.0.1")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(server.ca_file))
+    server.start()
+    try:
+        url = f"https://objectstore:{server.port}"
+        keys = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1", **keys).create_bucket(
+            Bucket="tls-files"
+        )
+        config = {
+            "bucket": "tls-files",
+            "endpoint_url": url,
+            **dict(access_key="k", secret_key="s"),
+        }
+        backend = s3(config, allow_private=True)
+        name = hash_name("over tls")
+        await backend.put(name, one_chunk(b"sealed"))
+        assert await read(backend, name) == (6, hashlib.sha256(b"sealed").hexdigest())
+        other = s3({**config, "endpoint_url": f"https://otherstore:{server.port}"}, True)
+        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED"):
+            await other.stat(name)
+    finally:
+        server.kill()
+    assert set(rebinding.to_port(server.port)) == {"127.0.0.1"}
 
 
 async def test_s3_refuses_internal_endpoints_unless_the_operator_allows_them(
