@@ -22,9 +22,9 @@ from tests.rebinding import PUBLIC, Rebinding
 from tests.storage_servers import loopback_certificate
 from workspace import crypto
 from workspace.data_engines import DataEngines
+from workspace.databases.checks import ConnectionFailed, Target, check
 from workspace.db import dispose, transaction
 from workspace.errors import Unavailable
-from workspace.services.data_checks import ConnectionFailed, Target, check
 
 __all__ = ["customer"]  # the fixture: the customer's database and users
 
