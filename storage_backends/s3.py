@@ -24,14 +24,13 @@ checks only that a trusted CA signed it, whatever name it was signed for.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import ipaddress
 import logging
 import re
 import socket
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -58,11 +57,11 @@ from storage_backends import (
     check_name,
     check_prefix,
     is_name,
+    refuse_every_host,
     storage_errors,
 )
 from storage_backends.config import ConfigReader
 from workspace.hookspecs import hookimpl
-from workspace.net import HostRefused, checked_addresses
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +87,20 @@ ERRORS = (BotoCoreError, ClientError, aiohttp.ClientError, OSError, Damaged)
 
 
 class CheckedResolver(AbstractResolver):
-    """aiohttp's resolver for S3 connections: each name is looked up once, by
-    :func:`workspace.net.checked_addresses`, and only addresses that passed the check reach
-    aiohttp, which connects to one of them. Literal addresses never come here (aiohttp
-    connects to them as they are): :meth:`S3Backend._client` checks those."""
+    """aiohttp's resolver for S3 connections: each name is looked up once, by the backend's
+    ``addresses_for`` (the server's checks), and only addresses that passed reach aiohttp,
+    which connects to one of them. Literal addresses never come here (aiohttp connects to
+    them as they are): :meth:`S3Backend._client` checks those."""
 
-    def __init__(self, *, allow_private: bool) -> None:
-        self.allow_private = allow_private
+    def __init__(self, addresses_for: Callable[[str], list[str]]) -> None:
+        self.addresses_for = addresses_for
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        lookup = functools.partial(checked_addresses, host, allow_private=self.allow_private)
         try:
-            addresses = await anyio.to_thread.run_sync(lookup)
-        except HostRefused as exc:
+            addresses = await anyio.to_thread.run_sync(self.addresses_for, host)
+        except ValueError as exc:
             raise Refused(str(exc)) from None
         found = []
         for address in addresses:
@@ -160,6 +158,7 @@ class S3Backend(StorageBackend):
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url
+        self.addresses_for: Callable[[str], list[str]] = refuse_every_host
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.timeout = timeout
         where = f" at {endpoint_url}" if endpoint_url else ""
@@ -217,10 +216,10 @@ class S3Backend(StorageBackend):
         host = urlsplit(self.endpoint_url).hostname if self.endpoint_url else None
         if host is not None and _is_literal(host):
             try:
-                checked_addresses(host, allow_private=self.allow_private_hosts)
-            except HostRefused as exc:
+                self.addresses_for(host)
+            except ValueError as exc:
                 raise StorageError(f"{self.location}: {exc}", reason=str(exc)) from None
-        resolver = CheckedResolver(allow_private=self.allow_private_hosts)
+        resolver = CheckedResolver(self.addresses_for)
         config = AioConfig(
             connector_args={"resolver": resolver},
             http_session_cls=CheckedSession,

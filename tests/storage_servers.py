@@ -8,6 +8,7 @@ one server per test module that asks for it and kill it after the module."""
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import json
 import os
@@ -34,6 +35,7 @@ from cryptography.x509.oid import NameOID
 from storage_backends.ftp import FtpBackend
 from storage_backends.s3 import S3Backend
 from workspace import StorageBackend
+from workspace.net import checked_addresses
 
 BUCKET = "workspace-files"
 FTP_USER, FTP_PASSWORD = "workspace", "s3cret-pw"
@@ -62,6 +64,13 @@ def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
 @pytest.fixture(scope="module")
 def pyftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpsd]:
     yield from _running(PyFtpsd(tmp_path_factory.mktemp("ftps")))
+
+
+def on_loopback(backend: StorageBackend) -> StorageBackend:
+    """``backend`` as the server builds it for an operator who allows private hosts (the
+    test servers are on loopback): hosts are checked and looked up by ``workspace.net``."""
+    backend.addresses_for = functools.partial(checked_addresses, allow_private=True)
+    return backend
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from storage_backends import StorageBackend
 from tests.helpers import PREFIX, Api, field, make_type
-from tests.storage_servers import FlippingRelay, free_port
+from tests.storage_servers import FlippingRelay, free_port, on_loopback
 from workspace import models as m
 from workspace.app import create_app
 from workspace.cli import cli
@@ -303,8 +303,7 @@ def test_a_merge_moves_files_to_the_survivor_and_undo_moves_them_back(api, rec):
 def use_backend(
     monkeypatch: pytest.MonkeyPatch, runtime: Runtime, kind: str, config: dict[str, Any]
 ) -> StorageBackend:
-    backend = runtime.storage_backends.create(kind, config)
-    backend.allow_private_hosts = True  # the servers are on loopback
+    backend = on_loopback(runtime.storage_backends.create(kind, config))
     monkeypatch.setattr(file_storage, "write_backend", lambda runtime, ws: backend)
     monkeypatch.setattr(file_storage, "read_backends", lambda runtime, ws: [backend])
     return backend
@@ -378,8 +377,9 @@ def test_bytes_damaged_on_the_way_to_s3_give_503_and_leave_nothing(
         rows = conn.execute(select(m.files.c.id).where(m.files.c.workspace_id == rec["ws"])).all()
     assert rows == []
     assert history(api, rec, rec["a"]) == []
-    direct = runtime.storage_backends.create("s3", moto_s3.config(prefix=config["prefix"]))
-    direct.allow_private_hosts = True
+    direct = on_loopback(
+        runtime.storage_backends.create("s3", moto_s3.config(prefix=config["prefix"]))
+    )
     assert files.file_blobs.run_async(_names, direct) == []
     relay.cut()
 

@@ -17,6 +17,7 @@ S3 connections go only to checked addresses: names whose answer changes between 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import random
 import socket
@@ -44,6 +45,7 @@ from tests.storage_servers import (
     Relay,
     free_port,
     hidden_files,
+    on_loopback,
 )
 from workspace import (
     ObjectNotFound,
@@ -51,7 +53,7 @@ from workspace import (
     StorageError,
     hookimpl,
 )
-from workspace.net import check_host
+from workspace.net import check_host, checked_addresses
 from workspace.plugins import make_plugin_manager
 from workspace.settings import Settings
 
@@ -73,10 +75,7 @@ class Harness:
         registry = StorageBackendRegistry()
         for cls in (LocalBackend, S3Backend, FtpBackend):
             registry.register(cls)
-        backend = registry.create(self.kind, self.config(**overrides))
-        # The servers are on loopback, which the operator allows here.
-        backend.allow_private_hosts = True
-        return backend
+        return on_loopback(registry.create(self.kind, self.config(**overrides)))
 
 
 @pytest.fixture(params=KINDS)
@@ -340,7 +339,7 @@ async def test_a_server_that_never_answers_times_out(harness: Harness) -> None:
 
 def s3(config: dict[str, Any], allow_private: bool) -> S3Backend:
     backend = S3Backend.from_config(config)
-    backend.allow_private_hosts = allow_private
+    backend.addresses_for = functools.partial(checked_addresses, allow_private=allow_private)
     return backend
 
 
@@ -349,7 +348,7 @@ async def test_s3_connects_only_to_checked_addresses_whatever_the_name_answers_n
 ) -> None:
     rebinding.answer("objectstore", PUBLIC, "127.0.0.1")
     config = moto_s3.config(endpoint_url=f"http://objectstore:{moto_s3.port}", timeout=2)
-    # The server checks the endpoint when it builds the backend (storage_settings.build).
+    # The server checks the endpoint when it builds the backend (storage.configs.build).
     check_host("objectstore", allow_private=False)
     backend = s3(config, allow_private=False)
     name = hash_name("rebinding")
