@@ -14,7 +14,7 @@ database round trips from nine to three.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ def make_engine(
     timeout: int = 10,
     connect_args: Mapping[str, Any] | None = None,
     outside: str | None = None,
+    connect: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Engine:
     """Create an engine with this project's per-dialect settings applied.
 
@@ -51,6 +52,9 @@ def make_engine(
     ``outside`` names a database the operator does not run ("host:port"): when it cannot be
     reached, :func:`transaction` answers 503 naming it, not 500, and its use goes through a
     :class:`~workspace.circuit.Circuit` as many turns wide as its pool holds connections.
+    ``connect`` (MySQL) opens every new connection from the driver's keyword arguments in
+    place of the driver: a customer's database is reached at a checked address
+    (``workspace.data_engines``).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -60,8 +64,8 @@ def make_engine(
         query.setdefault("charset", "utf8mb4")
         parsed = parsed.set(query=query)
         args = {"connect_timeout": timeout, "read_timeout": 300, **(connect_args or {})}
-        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout, args)
-        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args)
+        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout, args, connect)
+        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args, connect)
         if outside is not None:
             _outside[writer] = _outside[reader] = outside
             _circuits[writer] = _circuits[reader] = Circuit(outside, 2 * pool_size)
@@ -74,7 +78,12 @@ def make_engine(
 
 
 def _mysql_engine(
-    url: Any, isolation: str, pool_size: int, timeout: int, connect_args: dict[str, Any]
+    url: Any,
+    isolation: str,
+    pool_size: int,
+    timeout: int,
+    connect_args: dict[str, Any],
+    connect: Callable[[dict[str, Any]], Any] | None,
 ) -> Engine:
     engine = create_engine(
         url,
@@ -88,16 +97,18 @@ def _mysql_engine(
     )
 
     @event.listens_for(engine, "do_connect")
-    def _handshake_within_connect_timeout(
-        dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]
-    ) -> Any:
+    def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         # PyMySQL waits for the server's greeting and the login with its read timeout, not
         # the connect timeout: a server that takes the connection and never answers would
         # hold the request for read_timeout (30 s to a customer's database, 300 s here).
         # Log in within the connect timeout, then give statements their read timeout.
         reading = cparams.get("read_timeout")
-        login = cparams.get("connect_timeout", timeout)
-        conn = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": login})
+        params = {**cparams, "read_timeout": cparams.get("connect_timeout", timeout)}
+        conn = (
+            connect(params)
+            if connect is not None
+            else dialect.loaded_dbapi.connect(*cargs, **params)
+        )
         conn._read_timeout = reading  # PyMySQL has no setter; every read applies this one
         return conn
 
