@@ -42,6 +42,7 @@ from workspace.databases.checks import (
     ConnectionFailed,
     Target,
     check_version,
+    durability_warnings,
     granted_privileges,
 )
 from workspace.db import transaction
@@ -130,6 +131,53 @@ def test_loopback_is_refused_unless_the_operator_allows_it(settings, access, run
     assert stored_rows(runtime, access.workspace_id) == []
     # The same settings pass where the operator allows private hosts.
     assert data_databases.test_connection(runtime, access, good())["ok"] is True
+
+
+@contextlib.contextmanager
+def global_variable(name: str, value: int) -> Any:
+    """A server variable of the test MariaDB set for the block, and restored after it."""
+    before = customer_sql(f"SELECT @@GLOBAL.{name}")[0][0]
+    customer_sql(f"SET GLOBAL {name} = {value}")
+    try:
+        yield
+    finally:
+        customer_sql(f"SET GLOBAL {name} = {before}")
+
+
+@pytest.mark.xdist_group("mariadb_globals")  # it sets a server variable: one at a time
+def test_a_server_that_can_lose_committed_changes_is_warned_about_not_refused(
+    api: Api, ws: int, client, runtime
+):
+    user = page_user(runtime)
+    mine = workspaces.create(runtime, Principal(user["id"], user["email"]), "Own data")["id"]
+    acc = workspaces.access(runtime, Principal(user["id"], user["email"]), mine)
+    with global_variable("innodb_flush_log_at_trx_commit", 2):
+        tested = api.post(database(ws, "/test"), good(), expect=200)
+        connected = api.put(database(ws), good(), expect=200)
+        data_databases.connect(runtime, acc, good())
+    [warning] = tested["warnings"]
+    assert warning.startswith("127.0.0.1:3306 runs with innodb_flush_log_at_trx_commit = 2")
+    assert "when the machine stops, up to a second of them is lost. Set it to 1" in warning
+    assert "see below" in tested["message"]
+    assert connected["connection"]["warnings"] == [warning]  # kept with the connection
+    log_in(client, user)
+    page = client.get(f"/w/{mine}/settings/database")
+    assert (
+        'data-testid="db-warning"' in page.text
+        and "innodb_flush_log_at_trx_commit = 2" in page.text
+    )
+    # A server that keeps every committed change: no warning.
+    assert api.post(database(ws, "/test"), good(), expect=200)["warnings"] == []
+
+
+def test_durability_warnings_name_each_setting_that_can_lose_changes():
+    assert durability_warnings("db:3306", 1, True, 1) == []
+    assert durability_warnings("db:3306", 1, False, 0) == []  # no binary log to lose
+    [flush] = durability_warnings("db:3306", 0, False, 1)
+    assert "= 0" in flush and "when MySQL or the machine stops" in flush
+    [binlog] = durability_warnings("db:3306", 1, True, 0)
+    assert binlog.startswith("db:3306 keeps a binary log with sync_binlog = 0")
+    assert len(durability_warnings("db:3306", 2, True, 0)) == 2
 
 
 def test_version_too_old_names_the_minimum():

@@ -582,6 +582,9 @@ data_databases = Table(
     Column("tls", Boolean, nullable=False, default=False),
     # PEM text of the CA that signed the server's certificate; NULL: the system's CAs.
     Column("ca_cert", Text, nullable=True),
+    # What the connection test warned about (settings that can lose changes in a crash), as
+    # a list of sentences; NULL for rows stored before it looked.
+    Column("warnings", JSON, nullable=True),
     # active (record tables live there) | target (a move copies into it) | old (the copy a
     # move left behind, read-only) | retired (no longer used; its tables dropped or left)
     Column("role", String(16), nullable=False),

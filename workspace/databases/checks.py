@@ -80,6 +80,8 @@ class Target:
     password: str
     tls: bool
     ca_cert: str | None
+    #: What the last connection test found risky about the server (durability settings).
+    warnings: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -87,7 +89,8 @@ class Target:
 
 
 def check(target: Target, *, allow_private: bool, timeout: float) -> dict[str, Any]:
-    """Run every step against ``target``; returns what was found (the server's version)."""
+    """Run every step against ``target``; returns what was found: the server's version and
+    ``warnings`` about its durability (never a refusal: it is the customer's server)."""
     addresses, context = _before_connecting(target, allow_private=allow_private)
     conn = _login(target, _tcp(target, addresses, timeout), context, timeout)
     try:
@@ -95,9 +98,10 @@ def check(target: Target, *, allow_private: bool, timeout: float) -> dict[str, A
             version = _version(target, cursor)
             _charset(target, cursor)
             _privileges(target, cursor)
+            warnings = _durability(target, cursor)
     finally:
         conn.close()
-    return {"server_version": version}
+    return {"server_version": version, "warnings": warnings}
 
 
 def _before_connecting(
@@ -242,6 +246,39 @@ def _privileges(target: Target, cursor: Any) -> None:
             f"{target.database!r}; grant them with GRANT {', '.join(missing)} ON "
             f"`{target.database}`.* TO ...",
         )
+
+
+def _durability(target: Target, cursor: Any) -> list[str]:
+    cursor.execute(
+        "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, @@GLOBAL.sync_binlog"
+    )
+    flush_log, binary_log, sync_binlog = cursor.fetchone()
+    return durability_warnings(
+        target.where, int(flush_log), bool(int(binary_log)), int(sync_binlog)
+    )
+
+
+def durability_warnings(
+    where: str, flush_log: int, binary_log: bool, sync_binlog: int
+) -> list[str]:
+    """What the server's settings risk of changes it has reported as committed: a
+    warning per setting that lets a crash lose some (InnoDB's log flushed about once a
+    second; a binary log the operating system writes out when it likes)."""
+    found = []
+    if flush_log != 1:
+        stops = "MySQL or the machine stops" if flush_log == 0 else "the machine stops"
+        found.append(
+            f"{where} runs with innodb_flush_log_at_trx_commit = {flush_log}: committed "
+            f"changes reach the disk about once a second, so when {stops}, up to a second "
+            "of them is lost. Set it to 1 (the default) to keep every committed change."
+        )
+    if binary_log and sync_binlog == 0:
+        found.append(
+            f"{where} keeps a binary log with sync_binlog = 0: the operating system decides "
+            "when it reaches the disk, so after a crash of the machine the log (replicas, "
+            "point-in-time recovery) may lack changes the tables have. Set sync_binlog = 1."
+        )
+    return found
 
 
 _GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<db>\S+)\.(?P<table>\S+) TO ", re.DOTALL)

@@ -14,6 +14,7 @@ in role ``target`` until the switch.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -70,6 +71,7 @@ def public(row: Any) -> dict[str, Any]:
         "tls": row.tls,
         "ca_cert": row.ca_cert,
         "password_saved": True,
+        "warnings": list(row.warnings or []),
         "version": row.version,
         "updated_at": row.updated_at,
     }
@@ -91,7 +93,12 @@ def test_connection(runtime: Runtime, acc: Access, spec: Mapping[str, Any]) -> d
         "ok": True,
         **found,
         "message": f"Connected to {target.where} ({found['server_version']}): the database "
-        f"{target.database!r} is utf8mb4 and user {target.user!r} has every privilege needed.",
+        f"{target.database!r} is utf8mb4 and user {target.user!r} has every privilege needed."
+        + (
+            " Its server runs with settings that can lose changes in a crash: see below."
+            if found["warnings"]
+            else ""
+        ),
     }
 
 
@@ -121,12 +128,13 @@ def checked(
     before: Callable[[Connection, int], None],
 ) -> Target:
     """The submitted settings, tested step by step after ``before`` (a cheap refusal, run
-    first so a refused request opens no connection to the customer's server)."""
+    first so a refused request opens no connection to the customer's server), with what
+    the test warned about."""
     target = _target(runtime, acc, spec)
     with transaction(runtime.control) as conn:
         before(conn, acc.workspace_id)
-    _check(runtime, target)
-    return target
+    found = _check(runtime, target)
+    return dataclasses.replace(target, warnings=tuple(found["warnings"]))
 
 
 def add_row(runtime: Runtime, conn: Connection, acc: Access, target: Target, role: str) -> int:
@@ -144,6 +152,7 @@ def add_row(runtime: Runtime, conn: Connection, acc: Access, target: Target, rol
                 sealed=sealed,
                 tls=target.tls,
                 ca_cert=target.ca_cert,
+                warnings=list(target.warnings),
                 role=role,
                 version=1,
                 created_by=acc.user_id,
