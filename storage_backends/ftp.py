@@ -11,7 +11,8 @@ connections are passive and start TLS the way vsftpd and pure-ftpd expect
 
 An upload goes to a hidden temporary name beside the final one (``.<name>.<hex>.part``); its
 size is read back with SIZE (vsftpd, proftpd, pure-ftpd and pyftpdlib have it; MLST or a
-listing otherwise, which some servers hide dot-files from); only then is it renamed over the
+listing otherwise, which some servers hide dot-files from) and, where the server offers a hash
+command (:mod:`storage_backends.ftp_hashes`), its hash too; only then is it renamed over the
 name. If anything differs the temporary file is removed and the upload fails. If the server is
 gone the temporary file may stay behind: ``list`` never shows it.
 """

@@ -1,9 +1,10 @@
 """Uploads and downloads of the FTP backend, as tasks on its pool's loop.
 
 An upload: folders made as needed (MKD, remembered per backend so a burst into the same
-folders asks once), STOR to a hidden temporary name, the stored size read back with SIZE;
-then RNFR/RNTO over the final name. A difference fails the upload and removes the temporary
-file, so a file row never points at bytes the server did not keep. A download checks the size first
+folders asks once), STOR to a hidden temporary name, the stored size read back with SIZE and,
+where the server offers one, its hash compared with the hash of the bytes sent; then RNFR/RNTO
+over the final name. Any difference fails the upload and removes the temporary file, so a
+file row never points at bytes the server did not keep. A download checks the size first
 (a missing object is an answer, not a broken connection) and counts what arrives.
 """
 
@@ -18,6 +19,7 @@ from aioftp.client import DataConnectionThrottleStreamIO
 
 from storage_backends import CHUNK_SIZE, ObjectNotFound, StorageError
 from storage_backends.ftp_client import ANY, FtpClient
+from storage_backends.ftp_hashes import HashCheck, Hasher, choose
 from storage_backends.ftp_pool import Operation, Pool
 from storage_backends.ftp_server import ERRORS, FtpServer
 
@@ -42,6 +44,8 @@ class Transfers:
         """Store the chunks the caller hands in (``None`` ends them) under ``path``."""
         errors = self.server.errors
         async with self.pool.connection("writing", name) as client:
+            check = choose(client.features)
+            hasher = check.hasher() if check else None
             with errors("writing", name):
                 stream = await self._store(client, temp)
             size = 0
@@ -53,10 +57,12 @@ class Transfers:
                         break
                     with errors("writing", name):
                         await stream.write(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)
                     size += len(chunk)
                 with errors("writing", name):
                     await stream.finish()
-                    await self._verify(client, name, temp, size)
+                    await self._verify(client, name, temp, size, check, hasher)
                     await client.rename(temp, path)
             except BaseException:
                 stream.close()
@@ -97,11 +103,29 @@ class Transfers:
             self._folders.clear()
         self._folders.add(folder)
 
-    async def _verify(self, client: FtpClient, name: str, temp: PurePosixPath, size: int) -> None:
+    async def _verify(
+        self,
+        client: FtpClient,
+        name: str,
+        temp: PurePosixPath,
+        size: int,
+        check: HashCheck | None,
+        hasher: Hasher | None,
+    ) -> None:
         stored = await client.size(temp)
         if stored != size:
             got = "nothing" if stored is None else f"{stored} bytes"
             raise self._failed(name, f"the server kept {got} of {size}")
+        if check is None or hasher is None:
+            return
+        theirs = await check.fetch(client, temp)
+        ours = hasher.hexdigest()
+        if theirs is not None and theirs != ours:
+            raise self._failed(
+                name,
+                f"the server's {check.label} of the stored bytes is {theirs}, not the "
+                f"{ours} of the {size} bytes sent",
+            )
 
     async def _discard(self, temp: PurePosixPath) -> None:
         """Remove what a failed upload left; best effort."""

@@ -1,7 +1,7 @@
 """What the FTP backend does beyond the storage contract (tests/test_storage_backends.py runs
 that against pyftpdlib and vsftpd): connections kept and reused across the event loops the
-services make, checked and dropped when broken; connections to the address that was checked,
-never to a second answer for the name."""
+services make, checked and dropped when broken; uploads checked against the server's size and
+hash; connections to the address that was checked, never to a second answer for the name."""
 
 from __future__ import annotations
 
@@ -19,14 +19,21 @@ import pytest
 
 from storage_backends import StorageError, one_chunk
 from storage_backends.ftp import FtpBackend
+from storage_backends.ftp_client import parse_features
+from storage_backends.ftp_hashes import choose
+from tests import test_storage_migration as migrations
+from tests.helpers import Api, field, make_type
 from tests.rebinding import PUBLIC, Rebinding
 from tests.storage_servers import (
     PyFtpd,
     PyFtpsd,
+    VariantFtpd,
     Vsftpd,
     descendants,
+    hidden_files,
     on_loopback,
 )
+from tests.test_files import upload
 from workspace.net import checked_addresses
 from workspace.storage.blobs import run_async
 
@@ -202,6 +209,96 @@ def test_a_forked_child_logs_in_afresh_and_leaves_the_parents_connection(
     assert ended[0] == child and os.waitstatus_to_exitcode(ended[1]) == 0
     assert run_async(read, backend, "ab/cd/forked") == b"fork"
     assert backend.pool.opened == 1  # the parent's own connection is still good
+
+
+# ---- uploads checked against the server's size and hash ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offer", "label"),
+    [
+        ("hash", "SHA-256"),
+        ("xsha256", "SHA-256"),
+        ("xsha1", "SHA-1"),
+        ("xmd5", "MD5"),
+        ("xcrc", "CRC32"),
+    ],
+)
+async def test_uploads_are_checked_with_the_hash_the_server_offers(
+    variant_ftpd: VariantFtpd, offer: str, label: str, closing: list[FtpBackend]
+) -> None:
+    backend = backend_on(variant_ftpd, user=offer)
+    damaging = backend_on(variant_ftpd, user=f"{offer}-rot", base_path=str(backend.base))
+    closing += [backend, damaging]
+    data = os.urandom(300_000)
+    await backend.put("ab/cd/good", one_chunk(data))
+    assert await read(backend, "ab/cd/good") == data
+    asked = "HASH" if offer == "hash" else offer.upper()
+    assert hash_asked(variant_ftpd, backend) == [asked]
+
+    with pytest.raises(StorageError) as failed:
+        await damaging.put("ab/cd/rotten", one_chunk(data))
+    message = failed.value.message
+    assert f"writing 'ab/cd/rotten' failed: the server's {label} of the stored bytes" in message
+    assert await names(backend) == ["ab/cd/good"]
+    assert hidden_files(variant_ftpd.home / backend.base.relative_to("/")) == []
+
+
+#: Loopback servers: only an operator can open those to admins (test_storage_migration's).
+settings = migrations.settings
+
+
+def test_an_upload_the_server_damaged_gives_503_and_records_nothing(
+    api: Api, ws: int, variant_ftpd: VariantFtpd
+) -> None:
+    # The probe object is too short for the server to damage: the connection test passes.
+    migrations.save_draft(api, ws, "ftp", variant_ftpd.config(user="hash-rot"))
+    api.post(f"/workspaces/{ws}/storage/migrations", expect=201)
+    assert migrations.wait_until_finished(api, ws)["state"] == "done"
+    rt, (record,) = make_type(api, ws, "Customer", field("Name", "text"), rows=[{"name": "Ada"}])
+    files = f"/workspaces/{ws}/types/{rt['id']}/records/{record['id']}/files"
+    body = upload(api, files, ("report.pdf", os.urandom(5000)), expect=503)
+    assert body["error"]["message"].startswith("the file storage failed: FTP server ftp://")
+    assert "failed: the server's SHA-256 of the stored bytes is" in body["error"]["message"]
+    assert api.get(files)["items"] == []
+
+
+def hash_asked(server: VariantFtpd, backend: FtpBackend) -> list[str]:
+    """The hash commands the server answered for files under the backend's base path."""
+    lines = server.log().splitlines()
+    return [line.split(":")[-1].split()[0] for line in lines if f" {backend.base}/" in line]
+
+
+@pytest.mark.parametrize("kind", ["plain", "nosize", "bare"])
+async def test_without_a_hash_the_size_is_checked_with_what_the_server_has(
+    variant_ftpd: VariantFtpd, kind: str, closing: list[FtpBackend]
+) -> None:
+    # SIZE; without it MLST; without both a listing of the folder.
+    backend = backend_on(variant_ftpd, user=kind)
+    cutting = backend_on(variant_ftpd, user=f"{kind}-short", base_path=str(backend.base))
+    closing += [backend, cutting]
+    data = b"y" * 5000
+    await backend.put("ab/cd/whole", one_chunk(data))
+    assert (await backend.stat("ab/cd/whole")).size == 5000  # type: ignore[union-attr]
+    assert await backend.stat("ab/cd") is None
+    assert await read(backend, "ab/cd/whole") == data
+    with pytest.raises(StorageError, match="failed: the server kept 4999 bytes of 5000"):
+        await cutting.put("ab/cd/cut", one_chunk(data))
+    assert await names(backend) == ["ab/cd/whole"]
+    assert hash_asked(variant_ftpd, backend) == []
+    await backend.delete("ab/cd/whole")
+    await backend.delete("ab/cd/whole")
+    assert not await backend.exists("ab/cd/whole")
+
+
+def test_features_and_the_choice_of_hash() -> None:
+    lines = ["-Features:", " EPSV", " HASH SHA-1;SHA-256*;MD5", " XCRC", " SIZE", " End"]
+    features = parse_features(lines)
+    assert features == {"EPSV": "", "HASH": "SHA-1;SHA-256*;MD5", "XCRC": "", "SIZE": ""}
+    assert choose(features).label == "SHA-256"  # type: ignore[union-attr]
+    assert choose({"XCRC": "", "XMD5": ""}).command == "XMD5"  # type: ignore[union-attr]
+    assert choose({"HASH": "CRC32", "XSHA1": ""}).command == "XSHA1"  # type: ignore[union-attr]
+    assert choose({"SIZE": "", "MLST": "type*;size*;"}) is None
 
 
 # ---- connections go to the checked address ----------------------------------------------
