@@ -27,7 +27,9 @@ from workspace.events import (
 )
 from workspace.hookspecs import hookimpl
 from workspace.identity import InvalidEmail, account_email
+from workspace.jobs.kinds import Job, JobKind, PeriodicTask, exponential
 from workspace.matching import DedupeRule, RuleContext, Score
+from workspace.outbox import OutboxEvent
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,
@@ -54,9 +56,13 @@ __all__ = [
     "FieldError",
     "FieldType",
     "InvalidEmail",
+    "Job",
+    "JobKind",
     "Lookup",
     "ObjectInfo",
     "ObjectNotFound",
+    "OutboxEvent",
+    "PeriodicTask",
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
@@ -77,6 +83,7 @@ __all__ = [
     "compare",
     "exact_string",
     "explain_error",
+    "exponential",
     "fold",
     "hookimpl",
     "is_name",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from storage_backends import StorageBackend
     from workspace.events import Event
+    from workspace.jobs.kinds import EventConsumer, JobKind, PeriodicTask
     from workspace.matching import DedupeRule
     from workspace.runtime import Runtime
     from workspace.schema.fields import FieldType
@@ -53,6 +54,30 @@ def register_routes(runtime: Runtime) -> list[Any]:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``workspace`` command line."""
+
+
+# ---- background work -------------------------------------------------------------------
+
+
+@hookspec
+def register_job_kinds(register: Callable[[JobKind], None]) -> None:
+    """Register ``JobKind(name, run, max_attempts=5, backoff=...)`` for each kind of
+    background job the plugin enqueues. Names must be unique across all plugins; a worker
+    claims only jobs of kinds registered in its own process."""
+
+
+@hookspec
+def register_periodic_tasks(register: Callable[[PeriodicTask], None]) -> None:
+    """Register ``PeriodicTask(name, every, run)``: ``run(runtime)`` runs once per interval
+    across every worker of the installation (the database decides which one)."""
+
+
+@hookspec
+def register_event_consumers(register: Callable[[EventConsumer], None]) -> None:
+    """Register consumers of the event outbox: ``consumer(conn, event)`` is called once per
+    committed change (an ``OutboxEvent``), inside the worker's dispatch transaction, so what
+    it writes with ``conn`` (jobs it enqueues) commits exactly when the event is marked
+    dispatched. Keep it quick: enqueue a job for anything slow."""
 
 
 # ---- events ----------------------------------------------------------------------------

@@ -651,6 +651,74 @@ data_move_tables = Table(
     Column("mismatch", String(1000), nullable=True),
 )
 
+# --- background jobs and the event outbox ---
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # NULL for the server's own jobs (periodic tasks, pruning).
+    Column("workspace_id", BigInteger, nullable=True),
+    # A kind registered through register_job_kinds ("periodic:<name>" for periodic tasks).
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # queued | running | done | failed (an attempt failed: retried at run_at) | dead (out of
+    # attempts: kept with its error until replayed) | cancelled
+    Column("state", String(16), nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=5),
+    # The worker holding the job renews lease_until; a job whose lease ran out is taken over.
+    Column("lease_token", exact_string(32), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    # host:pid:thread of the worker that ran it last.
+    Column("worker", String(200), nullable=True),
+    Column("last_error", Text, nullable=True),
+    # "one sync per connection": at most one unfinished job of a kind holds a key...
+    Column("key", exact_string(200), nullable=True),
+    # ...enforced by the unique index on (kind, live_key): live_key is the key while the
+    # job is unfinished and NULL after (MySQL has no partial indexes; NULLs never clash).
+    Column("live_key", exact_string(200), nullable=True),
+    # {"done": n, "total": n, "message": "..."} for long jobs.
+    Column("progress", JSON, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    UniqueConstraint("kind", "live_key", name="uq_jobs_live_key"),
+    # The claim: due jobs in run_at order (running jobs whose lease ran out are found through
+    # its state prefix: there are only as many as workers hold). Few indexes on purpose:
+    # every claim and finish rewrites the entries of the columns it changes.
+    Index("ix_jobs_due", "state", "run_at", "id"),
+    Index("ix_jobs_workspace", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    # record.created | record.updated | record.deleted | record.restored | record.merged |
+    # form.submitted | duplicate.queued (see workspace.outbox)
+    Column("kind", String(32), nullable=False),
+    Column("record_type_id", BigInteger, nullable=True),
+    Column("record_id", BigInteger, nullable=True),
+    Column("actor_user_id", BigInteger, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("source_ref", String(200), nullable=True),
+    # [{"field", "old", "new"}] as in the activity history.
+    Column("changes", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+    # [[automation id, record id], ...]: the automations whose runs caused this change.
+    Column("chain", JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    # NULL until the worker has handed the event to every consumer.
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    Index("ix_event_outbox_pending", "dispatched_at", "id"),
+    sqlite_autoincrement=True,
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -661,6 +729,7 @@ __all__ = [
     "data_views",
     "dedupe_rules",
     "duplicate_pairs",
+    "event_outbox",
     "fields",
     "files",
     "form_submissions",
@@ -669,6 +738,7 @@ __all__ = [
     "idempotency_keys",
     "import_rows",
     "imports",
+    "jobs",
     "memberships",
     "merges",
     "metadata",

@@ -46,5 +46,10 @@ def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
             pm.load_setuptools_entrypoints("workspace", name=name)
     else:
         pm.load_setuptools_entrypoints("workspace")
+    # Modules named by the operator (a plugin that is not an installed package, or the test
+    # plugins a worker process needs): registered by dotted path, like the built-ins.
+    for dotted in settings.plugin_module_list:
+        if pm.get_plugin(dotted) is None:
+            pm.register(importlib.import_module(dotted), name=dotted)
     pm.check_pending()
     return pm
