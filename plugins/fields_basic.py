@@ -120,6 +120,7 @@ class LongTextType(TextLike):
 
 class NumberType(FieldType):
     name = "number"
+    free_text = False
     label = "Number"
     options = {
         "decimals": int_option(0, 8),
@@ -222,6 +223,7 @@ class MoneyType(FieldType):
     """An amount with its currency: two columns, ``<column>`` and ``<column>_cur``."""
 
     name = "money"
+    free_text = False
     label = "Money"
     options = {
         "decimals": int_option(0, 4),
@@ -315,6 +317,7 @@ def date_option(value: Any) -> str:
 
 class DateType(FieldType):
     name = "date"
+    free_text = False
     label = "Date"
     options = {"min": date_option, "max": date_option}
 
@@ -351,6 +354,7 @@ class DateTimeType(FieldType):
     """A moment in time, stored in UTC. Input without a UTC offset is read as UTC."""
 
     name = "datetime"
+    free_text = False
     label = "Date and time"
 
     def column_type(self, config: Mapping[str, Any]) -> Any:
@@ -384,6 +388,7 @@ class CheckboxType(FieldType):
 
     ordered_consent = True
     name = "checkbox"
+    free_text = False
     label = "Checkbox"
     can_be_unique = False
     indexed = False

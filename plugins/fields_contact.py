@@ -58,6 +58,7 @@ class PhoneType(TextLike):
     """Stored in E.164 (+4930123456) so the same number always looks the same."""
 
     name = "phone"
+    free_text = False
     label = "Phone"
     max_chars = 32
     options = {"region": region_option}

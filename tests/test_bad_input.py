@@ -7,6 +7,7 @@ answer must mention. After each, the workspace is compared with a snapshot taken
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import uuid
@@ -48,6 +49,41 @@ BAD_JSON = {
     "empty-body": Case("POST", R, 422, "body", content=b""),
     "ws-truncated": Case("POST", "/workspaces", 400, "JSON", content=b'{"name": '),
     "type-truncated": Case("POST", T, 400, "JSON", content=b'{"name": "X", "fields": ['),
+}
+# Deeper than Python's recursion limit (a RecursionError in the decoder), and deeper than the
+# server's own limit of 64 levels while still decodable: both are the client's error.
+ABYSS, DEEP = 10_000, 65
+TOO_DEEP = {
+    "deep-body": Case("POST", "/workspaces", 400, "64 levels", content=b"[" * ABYSS + b"]" * ABYSS),
+    "deep-value": Case(
+        "POST",
+        R,
+        400,
+        "64 levels",
+        content=b'{"fields": {"name": ' + b"[" * ABYSS + b"]" * ABYSS + b"}}",
+    ),
+    "deep-but-decodable": Case(
+        "POST",
+        R,
+        400,
+        "64 levels",
+        content=b'{"fields": {"name": ' + b"[" * DEEP + b"]" * DEEP + b"}}",
+    ),
+    "deep-query": Case(
+        "POST",
+        R + "/query",
+        400,
+        "64 levels",
+        content=b'{"filter": ' + b"[" * ABYSS + b"]" * ABYSS + b"}",
+    ),
+    "deep-filter": Case("GET", R, 400, "filter", params={"filter": "[" * ABYSS + "]" * ABYSS}),
+    "deep-cursor": Case(
+        "GET",
+        R,
+        400,
+        "cursor",
+        params={"cursor": base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode()},
+    ),
 }
 WRONG_TYPES = {
     "body-array": Case("POST", R, 422, "body", json=[NAME_FIELD]),
@@ -182,6 +218,7 @@ ALL = {
     f"{group}-{name}": case
     for group, table in [
         ("json", BAD_JSON),
+        ("depth", TOO_DEEP),
         ("types", WRONG_TYPES),
         ("unknown", UNKNOWN_KEYS),
         ("system", SYSTEM_COLUMNS),

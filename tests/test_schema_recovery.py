@@ -28,7 +28,7 @@ from workspace.app import create_app
 from workspace.boot import build_runtime
 from workspace.db import make_engine
 from workspace.schema import ddl, definitions
-from workspace.types import conversion, field_config, record_types, schema_changes
+from workspace.types import choice_edits, conversion, record_types, schema_changes
 
 
 def _values(api, ws, rt, key):
@@ -111,7 +111,7 @@ def test_choice_edit_failing_is_finished(api, ws, runtime, monkeypatch):
         rows=[{"tags": ["a", "b"]}, {"tags": ["b"]}],
     )
     a, b = rt["fields"][0]["config"]["choices"]
-    fail_once(monkeypatch, field_config, "_relabel_and_publish")
+    fail_once(monkeypatch, choice_edits, "_relabel_and_publish")
     body = {"config": {"choices": [{**a, "label": "b"}, {**b, "label": "a"}]}}
     api.patch(f"{_fields_path(ws, rt)}/{rt['fields'][0]['id']}", body, expect=500)
     # a choice edit loses nothing, so a failure finishes it rather than undoing it
@@ -284,7 +284,7 @@ def test_crash_between_the_steps_of_a_choice_edit_on_two_databases(
                 real_complete(runtime, record_type_id)
 
         monkeypatch.setattr(schema_changes, "complete", dies_after_the_first_step)
-        fail_once(monkeypatch, field_config, "_relabel_and_publish")
+        fail_once(monkeypatch, choice_edits, "_relabel_and_publish")
         body = {"config": {"choices": [{**a, "label": "b"}, {**b, "label": "a"}]}}
         with pytest.raises(Crash):
             record_types.change_field(runtime, access, rt["id"], fid, body)

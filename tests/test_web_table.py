@@ -4,6 +4,7 @@ their conflicts and refusals, inert markup, CSRF, bulk delete and saved views.""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from typing import Any
@@ -13,6 +14,7 @@ from litestar.testing import TestClient
 
 from tests.web import HX, csrf, sign_in
 from workspace.access import workspaces
+from workspace.imports import imports
 from workspace.principal import Access, Principal
 from workspace.records import records, views
 from workspace.records.pages.table_state import ViewState, table_fields
@@ -408,3 +410,47 @@ def test_view_state_reads_leniently_and_round_trips_through_a_saved_config(deals
     again = ViewState.from_config(fields, config)
     assert again == state.as_view()
     assert ViewState.from_qs(fields, again.qs()) == again
+
+
+def test_a_csv_export_imports_back_as_it_was(client, deals):
+    """Export guards formula-looking free text with a quote; the import removes exactly that
+    quote, so the values come back unchanged. Typed values (phones, numbers, dates) are
+    written without the quote."""
+    spec = {
+        "name": "Contact",
+        "fields": [
+            {"name": "Name", "type": "text"},
+            {"name": "Phone", "type": "phone"},
+            {"name": "Score", "type": "number"},
+            {"name": "Since", "type": "date"},
+        ],
+    }
+    source = Setup(deals.runtime, deals.acc, _make(deals, spec))
+    texts = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "'=quoted", "''", "'plain", "-5", "plain"]
+    rows = [
+        {"name": t, "phone": "+49 30 1234567", "score": -5, "since": "2024-02-29"} for t in texts
+    ]
+    source.add(*rows)
+    exported = client.get(
+        f"{source.base}/table/export.csv", params={"cols": "name,phone,score,since"}
+    )
+    assert exported.status_code == 200
+    lines = list(csv.reader(io.StringIO(exported.text.removeprefix("\ufeff"))))
+    assert {line[2] for line in lines[1:]} == {"+49301234567"}  # E.164, no quote
+    assert {line[3] for line in lines[1:]} == {"-5"}
+
+    target = _make(deals, {**spec, "name": "Contact copy"})
+    made = imports.create_import(
+        deals.runtime, deals.acc, target, "export.csv", exported.text.encode()
+    )
+    imports.run_import(deals.runtime, deals.acc, target, made["id"], made["mapping"])
+    back = records.list_records(deals.runtime, deals.acc, target, limit=100)["items"]
+    assert sorted(r["fields"]["name"] for r in back) == sorted(texts)
+    assert {(r["fields"]["phone"], r["fields"]["score"], r["fields"]["since"]) for r in back} == {
+        ("+49301234567", -5, dt.date(2024, 2, 29))
+    }
+
+
+def _make(deals: Setup, spec: dict[str, Any]) -> RecordTypeDef:
+    made = record_types.create_type(deals.runtime, deals.acc, spec)
+    return record_types.get_type(deals.runtime, deals.acc, made["id"])

@@ -27,6 +27,7 @@ from workspace.settings import Settings
 from workspace.storage import migration
 from workspace.types import schema_changes
 from workspace.web.page_errors import APP_EXCEPTION_HANDLERS
+from workspace.web.requests import AppRequest
 from workspace.web.templating import template_config
 from workspace.web.uploads import close_uploaded_files
 
@@ -82,6 +83,7 @@ def create_app(
         exception_handlers=APP_EXCEPTION_HANDLERS,
         middleware=[close_uploaded_files],
         request_max_body_size=settings.max_body_bytes,
+        request_class=AppRequest,
         template_config=template_config(),
         plugins=[HTMXPlugin()],
         csrf_config=CSRFConfig(

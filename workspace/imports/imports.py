@@ -28,6 +28,7 @@ from workspace.db import Tx, transaction
 from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.principal import Access
 from workspace.records import records
+from workspace.records.csv_cells import unguard
 from workspace.records.match_keys import Override, policy_override
 from workspace.records.write_items import Outcome
 from workspace.runtime import Runtime
@@ -75,7 +76,7 @@ def read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
         raise ValidationFailed.single("file", f"is not a readable CSV file: {exc}") from None
     if not table:
         raise ValidationFailed.single("file", "is empty: it needs a header row and data rows")
-    header = [cell.strip() for cell in table[0]]
+    header = [unguard(cell).strip() for cell in table[0]]
     if not any(header):
         raise ValidationFailed.single("file", "has an empty first row: it must name the columns")
     return header, table[1:]
@@ -300,10 +301,11 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
 
 def _texts(cells: list[str], columns: dict[int, str]) -> dict[str, str]:
     """The mapped, non-blank cells of a row by field key: a blank cell is "not given", so it
-    never clears a value on file when a row updates a record."""
+    never clears a value on file when a row updates a record. A cell our own export guarded
+    against spreadsheet formulas reads as the value it holds."""
     texts = {}
     for index, key in columns.items():
-        cell = cells[index].strip() if index < len(cells) else ""
+        cell = unguard(cells[index]).strip() if index < len(cells) else ""
         if cell:
             texts[key] = cell
     return texts

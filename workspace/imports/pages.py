@@ -20,7 +20,7 @@ from workspace.errors import WorkspaceError
 from workspace.imports import imports
 from workspace.imports.api import read_csv_upload
 from workspace.principal import Access
-from workspace.records.pages.table_csv import neutralise
+from workspace.records.csv_cells import guard
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
 from workspace.types import record_types
@@ -194,14 +194,14 @@ def _rejected_rows(
     names = {f.key: f.name for f in rt.fields}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*(neutralise(h) for h in found["headers"]), "Problem"])
+    writer.writerow([*(guard(h) for h in found["headers"]), "Problem"])
     after = 0
     while True:
         page = imports.import_rows(
             runtime, acc, rt, found["id"], outcome="rejected", after=after, limit=1000
         )
         for row in page["items"]:
-            writer.writerow([*(neutralise(c) for c in row["cells"]), _problem(row, names)])
+            writer.writerow([*(guard(c) for c in row["cells"]), _problem(row, names)])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -214,5 +214,5 @@ def _problem(row: dict[str, Any], names: dict[str, str]) -> str:
     detail = row["detail"] or {}
     fields = detail.get("fields") or {}
     if fields:
-        return neutralise("; ".join(f"{names.get(k, k)}: {why}" for k, why in fields.items()))
-    return neutralise(str(detail.get("message", "")))
+        return guard("; ".join(f"{names.get(k, k)}: {why}" for k, why in fields.items()))
+    return guard(str(detail.get("message", "")))

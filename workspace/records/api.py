@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from workspace import activity
+from workspace import activity, json_input
 from workspace.errors import BadRequest
 from workspace.records import records
 from workspace.schema.definitions import open_type
@@ -199,7 +198,7 @@ def _json_param(raw: str | None) -> Any:
     if raw is None or raw == "":
         return None
     try:
-        return json.loads(raw)
+        return json_input.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"filter: not valid JSON ({exc})") from None
 

@@ -109,6 +109,9 @@ class FieldType:
     outside_record: ClassVar[bool] = False
     #: Records can be ordered by this field.
     sortable: ClassVar[bool] = True
+    #: Values are text a person types freely, so one may look like a spreadsheet formula
+    #: (CSV exports guard it); False where the text form is fixed (numbers, dates, E.164).
+    free_text: ClassVar[bool] = True
     #: Why a field of this type cannot be required (None: it can); refused with this reason.
     cannot_require: ClassVar[str | None] = None
     #: Type-specific config keys and their validators (common keys are handled here).

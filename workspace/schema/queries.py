@@ -25,6 +25,7 @@ from sqlalchemy import (
     true,
 )
 
+from workspace import json_input
 from workspace.errors import BadRequest, ValidationFailed
 from workspace.schema.fields import (
     OPERATORS,
@@ -227,7 +228,7 @@ def encode_cursor(record_id: int, sort_spec: str) -> str:
 def decode_cursor(cursor: str, sort_spec: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = json_input.loads(base64.urlsafe_b64decode(padded.encode()))
         record_id, sort = data["id"], data["sort"]
     except (ValueError, KeyError, TypeError):
         record_id = sort = None

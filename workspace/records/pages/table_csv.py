@@ -1,10 +1,5 @@
-"""The current table view as CSV: every page, streamed, safe to open in a spreadsheet.
-
-Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (also tab and CR, which
-some trim first) as a formula, so a customer who types ``=HYPERLINK(...)`` into a form could
-run it on a colleague's machine. Such cells get a leading single quote (OWASP's advice);
-plain negative numbers stay as they are, since they cannot be formulas.
-"""
+"""The current table view as CSV: every page, streamed, safe to open in a spreadsheet (see
+:mod:`workspace.records.csv_cells`) and importable back as it was."""
 
 from __future__ import annotations
 
@@ -17,20 +12,13 @@ from urllib.parse import quote
 
 from workspace.access import workspaces
 from workspace.records import records
+from workspace.records.csv_cells import guard
 from workspace.records.pages.table_state import ViewState
 from workspace.records.pages.table_view import Table, load_page
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"-\d+(\.\d+)?")
 BATCH = records.LIST_MAX
-
-
-def neutralise(text: str) -> str:
-    if text.startswith(FORMULA_START) and not NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def filename(table: Table) -> str:
@@ -53,13 +41,11 @@ def csv_chunks(
     members = {m["user_id"]: m["email"] for m in workspaces.list_members(runtime, table.acc)}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["id", *(neutralise(f.name) for f in columns)])
+    writer.writerow(["id", *(guard(f.name) for f in columns)])
     yield "\ufeff" + _take(buffer)  # the BOM makes Excel read UTF-8
     while True:
         for record in page["items"]:
-            writer.writerow(
-                [record["id"], *(neutralise(_text(table, f, record, members)) for f in columns)]
-            )
+            writer.writerow([record["id"], *(_cell(table, f, record, members) for f in columns)])
         yield _take(buffer)
         if not page["next_cursor"]:
             return
@@ -73,6 +59,11 @@ def csv_chunks(
             limit=BATCH,
             cursor=page["next_cursor"],
         )
+
+
+def _cell(table: Table, f: FieldDef, record: dict[str, Any], members: dict[int, str]) -> str:
+    text = _text(table, f, record, members)
+    return guard(text) if f.type.free_text else text
 
 
 def _text(table: Table, f: FieldDef, record: dict[str, Any], members: dict[int, str]) -> str:
