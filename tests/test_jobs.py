@@ -421,6 +421,12 @@ def _tally(runtime: Runtime, ids: list[int]) -> dict[str, Any]:
     return {"per_job": per_job, "states": states, "pids": pids}
 
 
+def _in_state(runtime: Runtime, ids: list[int], state: str) -> list[int]:
+    with transaction(runtime.control) as conn:
+        query = select(J.c.id).where(J.c.id.between(ids[0], ids[-1]), J.c.state == state)
+        return list(conn.execute(query.where(J.c.kind == "test.count")).scalars())
+
+
 def _wait_for(check: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -474,17 +480,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_worker_killed_mid_way_leaves_every_job_done_exactly_once(jobs, settings, tmp_path):
-    ids = _many(jobs, 1000, {"sleep": 0.002})
+    ids = _many(jobs, 1000, {"sleep": 0.01})
     first = _worker_process(settings, tmp_path, "first")
     try:
         _wait_for(lambda: len(_tally(jobs, ids)["per_job"]) >= 150, 120, "the first jobs")
+        _wait_for(lambda: _in_state(jobs, ids, "running"), 30, "a claimed batch")
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
         _stop(first)
     killed_at = _tally(jobs, ids)
     assert killed_at["states"].get("done", 0) < 1000  # killed in the middle...
-    assert killed_at["states"].get("running", 0) > 0  # ...holding claimed jobs
+    orphans = _in_state(jobs, ids, "running")
+    assert orphans  # ...holding claimed jobs
     second = _worker_process(settings, tmp_path, "second")
     try:
         _wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 1000}, 300, "every job")
@@ -495,10 +503,8 @@ def test_a_worker_killed_mid_way_leaves_every_job_done_exactly_once(jobs, settin
     assert len(tally["per_job"]) == 1000 and set(tally["per_job"].values()) == {1}
     assert set(tally["pids"]) == {first.pid, second.pid}
     with transaction(jobs.control) as conn:
-        taken_over = conn.execute(
-            select(func.count()).where(J.c.id.between(ids[0], ids[-1]), J.c.attempts == 2)
-        ).scalar_one()
-    assert taken_over == killed_at["states"]["running"]  # the orphans, after their lease
+        attempts = conn.execute(select(J.c.attempts).where(J.c.id.in_(orphans))).scalars()
+        assert min(attempts) >= 2  # the orphans were taken over once their lease ran out
 
 
 @pytest.mark.mysql_only

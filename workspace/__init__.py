@@ -15,6 +15,7 @@ from storage_backends import (
     is_name,
     storage_errors,
 )
+from workspace.automations.kinds import Action, Checks, RecordGone, Step, StepFailed, Trigger
 from workspace.errors import ValidationFailed
 from workspace.events import (
     Event,
@@ -48,6 +49,8 @@ from workspace.schema.fields import (
 )
 
 __all__ = [
+    "Action",
+    "Checks",
     "ConfigContext",
     "DedupeRule",
     "Event",
@@ -66,14 +69,18 @@ __all__ = [
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
+    "RecordGone",
     "RecordRestored",
     "RecordTypeChanged",
     "RecordUpdated",
     "RuleContext",
     "Score",
+    "Step",
+    "StepFailed",
     "StorageBackend",
     "StorageError",
     "TextLike",
+    "Trigger",
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",

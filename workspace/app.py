@@ -21,7 +21,7 @@ from workspace.boot import build_runtime
 from workspace.databases import moves
 from workspace.jobs.worker import Worker
 from workspace.plugin_calls import call_each
-from workspace.routes import PREFIX, api_router, page_routers
+from workspace.routes import PREFIX, api_router, hook_router, page_routers
 from workspace.runtime import Runtime
 from workspace.settings import Settings
 from workspace.storage import migration
@@ -74,7 +74,12 @@ def create_app(
                 await anyio.to_thread.run_sync(worker.stop, STOP_SECONDS)
             runtime.close()
 
-    handlers: list[ControllerRouterHandler] = [healthz, api_router(), *page_routers()]
+    handlers: list[ControllerRouterHandler] = [
+        healthz,
+        api_router(),
+        hook_router(),
+        *page_routers(),
+    ]
     for _name, extra in call_each(runtime.pm.hook.register_routes, runtime=runtime):
         handlers.extend(extra or [])
     config = AppConfig(

@@ -137,6 +137,14 @@ class Settings:
     """Days finished jobs and dispatched events are kept (to see what ran) before the
     worker deletes them. Dead jobs stay until replayed or cancelled."""
 
+    automation_attempts: int = 5
+    """Attempts a failing automation step gets (with exponential backoff, about an hour in
+    all for five) before its run goes to the dead letter, to be replayed or dismissed."""
+
+    automation_runs_per_minute: int = 600
+    """Most automation runs one workspace starts per minute; the excess waits its turn (it
+    is queued, never dropped). 0: no cap."""
+
     allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:

@@ -142,7 +142,8 @@ def registries(runtime: Runtime, built_in: Callable[[Registries], None]) -> Regi
         pass
     for _ in call_each(runtime.pm.hook.register_periodic_tasks, register=regs.add_periodic):
         pass
-    for _ in call_each(runtime.pm.hook.register_event_consumers, register=regs.consumers.append):
+    hook = runtime.pm.hook.register_event_consumers
+    for _ in call_each(hook, register=regs.consumers.append, runtime=runtime):
         pass
     built_in(regs)
     _built[runtime.pm] = regs
