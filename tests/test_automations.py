@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.helpers import Api, field, make_type, records_path
 from tests.plugins import automation_stamp
+from tests.workers import stop, wait_for, worker_process
 from workspace import models as m
 from workspace.access import auth, users
 from workspace.app import create_app
@@ -628,3 +631,76 @@ def test_a_schedule_fires_on_the_records_the_conditions_pick(api, ws, leads, run
     run_until_idle(runtime, now=fires)
     (run,) = runs_of(api, ws, auto)
     assert run["state"] == "done" and run["trigger"]["kind"] == "schedule"
+
+
+def test_the_api_document_lists_the_automation_endpoints(client):
+    paths = client.get("/api/v1/schema/openapi.json").json()["paths"]
+    assert "/api/v1/workspaces/{workspace_id}/automations" in paths
+    assert "/api/v1/workspaces/{workspace_id}/automations/{automation_id}/dry-run" in paths
+    assert "/api/v1/hooks/automations/{secret}" in paths
+
+
+# ---- a worker killed among a thousand runs ------------------------------------------------
+
+
+def test_a_worker_killed_among_a_thousand_runs_leaves_each_effect_once(
+    api, ws, leads, runtime, settings, tmp_path
+):
+    auto = add(
+        api,
+        ws,
+        leads["rt"],
+        {"type": "record_created"},
+        {"type": "set_fields", "values": {"note": "seen by {{ automation.name }}"}},
+    )
+    items = [{"fields": {"name": f"Lead {i}"}} for i in range(1000)]
+    api.post(f"{leads['path']}/bulk", {"items": items}, expect=200)
+    J = m.jobs
+
+    def tally() -> dict[str, int]:
+        with transaction(runtime.control) as conn:
+            return dict(
+                conn.execute(
+                    select(R.c.state, func.count())
+                    .where(R.c.automation_id == auto["id"])
+                    .group_by(R.c.state)
+                ).all()
+            )
+
+    def claimed() -> bool:
+        with transaction(runtime.control) as conn:
+            query = select(func.count()).where(
+                J.c.kind == "automation.run", J.c.state == "running", J.c.workspace_id == ws
+            )
+            return bool(conn.execute(query).scalar_one())
+
+    first = worker_process(settings, tmp_path, "first", plugins="")
+    try:
+        wait_for(lambda: tally().get("done", 0) >= 100, 180, "the first runs")
+        wait_for(claimed, 30, "a claimed batch")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        stop(first)
+    assert tally().get("done", 0) < 1000
+    second = worker_process(settings, tmp_path, "second", plugins="")
+    try:
+        wait_for(lambda: tally() == {"done": 1000}, 600, "every run")
+    finally:
+        stop(second)
+    A = m.activity
+    with transaction(runtime.control) as conn:
+        per_record = conn.execute(
+            select(A.c.record_id, func.count())
+            .where(A.c.record_type_id == leads["rt"]["id"], A.c.source == "automation")
+            .group_by(A.c.record_id)
+        ).all()
+        steps = conn.execute(
+            select(func.count())
+            .select_from(m.automation_steps.join(R, R.c.id == m.automation_steps.c.run_id))
+            .where(R.c.automation_id == auto["id"], m.automation_steps.c.state == "done")
+        ).scalar_one()
+    assert len(per_record) == 1000 and {n for _, n in per_record} == {1}
+    assert steps == 1000
+    notes = {r["fields"]["note"] for r in api.get(leads["path"], limit=200)["items"]}
+    assert notes == {"seen by Test"}

@@ -9,8 +9,6 @@ import datetime as dt
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from sqlalchemy import func, select, update
 from tests.helpers import field, make_type, records_path
 from tests.plugins import job_counter
 from tests.plugins.job_counter import effects
+from tests.workers import stop, wait_for, worker_process
 from workspace import models as m
 from workspace.boot import build_runtime
 from workspace.clock import utcnow
@@ -427,77 +426,37 @@ def _in_state(runtime: Runtime, ids: list[int], state: str) -> list[int]:
         return list(conn.execute(query.where(J.c.kind == "test.count")).scalars())
 
 
-def _wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_worker_threads_run_each_job_once(jobs):
     ids = _many(jobs, 60, {})
     worker = Worker(jobs, threads=3)
     worker.start()
     try:
-        _wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 60}, 60, "the jobs")
+        wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 60}, 60, "the jobs")
     finally:
         worker.stop(timeout=10)
     tally = _tally(jobs, ids)
     assert set(tally["per_job"].values()) == {1} and len(tally["per_job"]) == 60
 
 
-def _worker_process(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "WORKSPACE_DATABASE_URL": settings.database_url,
-        "WORKSPACE_DATA_DIR": str(tmp_path / name),
-        "WORKSPACE_PLUGIN_MODULES": "tests.plugins.job_counter",
-        "WORKSPACE_MIGRATE_ON_START": "false",
-        "WORKSPACE_JOB_LEASE_SECONDS": "3",
-        "WORKSPACE_WORKER_POLL_MS": "100",
-        "WORKSPACE_WORKER_THREADS": "2",
-        "WORKSPACE_LOG_LEVEL": "WARNING",
-    }
-    with (tmp_path / f"{name}.log").open("wb") as log_file:  # the child keeps its own copy
-        return subprocess.Popen(
-            [sys.executable, "-m", "workspace", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_a_worker_killed_mid_way_leaves_every_job_done_exactly_once(jobs, settings, tmp_path):
     ids = _many(jobs, 1000, {"sleep": 0.01})
-    first = _worker_process(settings, tmp_path, "first")
+    first = worker_process(settings, tmp_path, "first")
     try:
-        _wait_for(lambda: len(_tally(jobs, ids)["per_job"]) >= 150, 120, "the first jobs")
-        _wait_for(lambda: _in_state(jobs, ids, "running"), 30, "a claimed batch")
+        wait_for(lambda: len(_tally(jobs, ids)["per_job"]) >= 150, 120, "the first jobs")
+        wait_for(lambda: _in_state(jobs, ids, "running"), 30, "a claimed batch")
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
-        _stop(first)
+        stop(first)
     killed_at = _tally(jobs, ids)
     assert killed_at["states"].get("done", 0) < 1000  # killed in the middle...
     orphans = _in_state(jobs, ids, "running")
     assert orphans  # ...holding claimed jobs
-    second = _worker_process(settings, tmp_path, "second")
+    second = worker_process(settings, tmp_path, "second")
     try:
-        _wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 1000}, 300, "every job")
+        wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 1000}, 300, "every job")
     finally:
-        _stop(second)
+        stop(second)
     assert second.returncode == 0  # SIGTERM stops a worker gracefully
     tally = _tally(jobs, ids)
     assert len(tally["per_job"]) == 1000 and set(tally["per_job"].values()) == {1}
@@ -510,12 +469,12 @@ def test_a_worker_killed_mid_way_leaves_every_job_done_exactly_once(jobs, settin
 @pytest.mark.mysql_only
 def test_two_worker_processes_never_run_the_same_job_twice(jobs, settings, tmp_path):
     ids = _many(jobs, 1000, {"sleep": 0.001})
-    workers = [_worker_process(settings, tmp_path, name) for name in ("one", "two")]
+    workers = [worker_process(settings, tmp_path, name) for name in ("one", "two")]
     try:
-        _wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 1000}, 300, "every job")
+        wait_for(lambda: _tally(jobs, ids)["states"] == {"done": 1000}, 300, "every job")
     finally:
         for process in workers:
-            _stop(process)
+            stop(process)
     tally = _tally(jobs, ids)
     assert len(tally["per_job"]) == 1000 and set(tally["per_job"].values()) == {1}
     assert set(tally["pids"]) == {w.pid for w in workers}  # both took part

@@ -771,7 +771,6 @@ automation_runs = Table(
     # The next step to run (0-based): a retry or a replay starts here.
     Column("step", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
-    Column("job_id", BigInteger, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),

@@ -15,11 +15,13 @@ import datetime as dt
 import logging
 import random
 import traceback
+import weakref
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pluggy
 from sqlalchemy import func, select, update
 
 from workspace import models as m
@@ -27,6 +29,7 @@ from workspace.access import workspaces
 from workspace.automations import checks, conditions, steps
 from workspace.automations.context import StepContext
 from workspace.automations.kinds import RecordGone, registries
+from workspace.cache import TtlCache
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.errors import WorkspaceError
@@ -42,6 +45,15 @@ from workspace.types import record_types
 log = logging.getLogger(__name__)
 R, A, U, W = m.automation_runs, m.automations, m.users, m.workspaces
 LIVE = ("queued", "running", "waiting", "retrying")
+#: Definitions checked against the record type, per plugin manager, by automation id and
+#: version and the type's id and schema version: a check is a dozen lookups, and what it
+#: reads of this type cannot change without one of those changing. Kept a few minutes, so a
+#: change to another type an action names is seen soon; its writes are checked by the
+#: records service in any case.
+CHECKED_SECONDS = 120
+_checked: weakref.WeakKeyDictionary[pluggy.PluginManager, TtlCache[checks.Definition]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass
@@ -119,7 +131,8 @@ def _steps(
             _commit(runtime, job, place, step, output)
         if step.ends is not None:
             return
-        record = load_record(runtime, prepared, run["record_id"])
+        if position + 1 < len(actions):
+            record = load_record(runtime, prepared, run["record_id"])
 
 
 def config_of(action: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,14 +217,14 @@ def _over_cap(runtime: Runtime, workspace_id: int, job: Job) -> bool:
 
 
 def _load(runtime: Runtime, run_id: int) -> tuple[Any, Any]:
+    """The run and its automation, in one read (None, None when either is gone)."""
+    query = select(R, *(c.label(f"a_{c.name}") for c in A.c)).join(A, A.c.id == R.c.automation_id)
     with transaction(runtime.control) as conn:
-        run = conn.execute(select(R).where(R.c.id == run_id)).mappings().first()
-        if run is None:
-            return None, None
-        automation = (
-            conn.execute(select(A).where(A.c.id == run["automation_id"])).mappings().first()
-        )
-    return dict(run), dict(automation) if automation else None
+        row = conn.execute(query.where(R.c.id == run_id)).mappings().first()
+    if row is None:
+        return None, None
+    run = {c.name: row[c.name] for c in R.c}
+    return run, {c.name: row[f"a_{c.name}"] for c in A.c}
 
 
 def prepare(
@@ -237,7 +250,13 @@ def prepare(
     )
     acc = workspaces.access(runtime, principal, automation["workspace_id"])
     rt = record_types.get_type(runtime, acc, automation["record_type_id"])
-    definition = checks.check(runtime, acc, registries(runtime.pm), definition_body(automation))
+    key = f"{automation['id']}:{automation['version']}:{rt.id}:{rt.schema_version}"
+    cache = _checked.setdefault(runtime.pm, TtlCache(CHECKED_SECONDS))
+    definition = cache.get(key)
+    if definition is None:
+        body = definition_body(automation)
+        definition = checks.check(runtime, acc, registries(runtime.pm), body)
+        cache.put(key, definition)
     return Prepared(acc, rt, definition, zone_of(row.time_zone))
 
 

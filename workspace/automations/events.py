@@ -26,20 +26,16 @@ class Consumer:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        #: The automations read for one dispatch batch (its connection), by workspace and
+        #: event kind: a batch of a hundred events of one workspace reads them once.
+        self._batch: tuple[Connection | None, dict[tuple[int, str], list[dict[str, Any]]]] = (
+            None,
+            {},
+        )
 
     def __call__(self, conn: Connection, event: OutboxEvent) -> None:
         regs = registries(self.runtime.pm)
-        types = regs.triggers_for(event.kind)
-        if not types:
-            return
-        candidates = conn.execute(
-            select(A).where(
-                A.c.workspace_id == event.workspace_id,
-                A.c.trigger_type.in_(types),
-                A.c.enabled.is_(True),
-            )
-        ).mappings()
-        for automation in candidates:
+        for automation in self._candidates(conn, event, regs.triggers_for(event.kind)):
             trigger = regs.triggers.get(automation["trigger_type"])
             config = {k: v for k, v in automation["trigger"].items() if k != "type"}
             if automation["record_type_id"] != event.record_type_id:
@@ -47,7 +43,25 @@ class Consumer:
             if not trigger.matches(config, event):
                 continue
             record_id = trigger.record_id(config, event)
-            runs.start(conn, dict(automation), record_id, described(event), event.chain)
+            runs.start(conn, automation, record_id, described(event), event.chain)
+
+    def _candidates(
+        self, conn: Connection, event: OutboxEvent, types: list[str]
+    ) -> list[dict[str, Any]]:
+        if not types:
+            return []
+        if self._batch[0] is not conn:
+            self._batch = (conn, {})
+        known = self._batch[1]
+        key = (event.workspace_id, event.kind)
+        if key not in known:
+            query = select(A).where(
+                A.c.workspace_id == event.workspace_id,
+                A.c.trigger_type.in_(types),
+                A.c.enabled.is_(True),
+            )
+            known[key] = [dict(r) for r in conn.execute(query).mappings()]
+        return known[key]
 
 
 def described(event: OutboxEvent) -> dict[str, Any]:

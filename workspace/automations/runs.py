@@ -98,10 +98,7 @@ def start(
 
 
 def _enqueue(conn: Connection, run_id: int, workspace_id: int) -> None:
-    job_id = queue.enqueue(
-        conn, KIND, {"run": run_id}, workspace_id=workspace_id, max_attempts=JOB_ATTEMPTS
-    )
-    conn.execute(update(R).where(R.c.id == run_id).values(job_id=job_id))
+    queue.enqueue(conn, KIND, {"run": run_id}, workspace_id=workspace_id, max_attempts=JOB_ATTEMPTS)
 
 
 # ---- reading ---------------------------------------------------------------------------

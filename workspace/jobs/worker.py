@@ -143,11 +143,12 @@ class Worker:
                 self.stopping.wait(poll)
 
     def _step(self, regs: Registries) -> bool:
-        now = utcnow()
-        events = dispatch.dispatch(self.runtime.control, regs.consumers, limit=EVENT_BATCH, now=now)
+        events = dispatch.dispatch(
+            self.runtime.control, regs.consumers, limit=EVENT_BATCH, now=utcnow()
+        )
         if self.stopping.is_set():
             return False
-        jobs = _claim(self.runtime, regs, _name(), now)
+        jobs = _claim(self.runtime, regs, _name(), utcnow())  # after: what dispatch queued
         if not jobs:
             return events > 0
         token = jobs[0].lease_token
