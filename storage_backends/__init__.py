@@ -111,6 +111,11 @@ async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+def refuse_every_host(host: str) -> list[str]:
+    """The host check of a backend the server has not given one: it connects nowhere."""
+    raise ValueError(f"{host} is refused: the server has not said which hosts may be reached")
+
+
 class BadConfig(ValueError):
     """A backend's settings are wrong: ``fields`` names each bad key and says why.
 
@@ -137,6 +142,14 @@ class StorageBackend(Protocol):
     kind: ClassVar[str]
     #: Where objects go, for messages and the admin UI; never holds a secret.
     location: str
+    #: Looks up a host an admin typed and returns the addresses the backend may connect to,
+    #: in order; raises ValueError saying why for a host it refuses. The server sets it after
+    #: building the backend (the checks of ``workspace.net``, under its operator's
+    #: ``WORKSPACE_ALLOW_PRIVATE_HOSTS``): an admin's settings never decide it. A network
+    #: backend connects only to addresses this returned, and never to the name again (a name
+    #: may answer differently the second time). Network backends start with
+    #: :func:`refuse_every_host`.
+    addresses_for: Callable[[str], list[str]]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
@@ -241,5 +254,6 @@ __all__ = [
     "explain_error",
     "is_name",
     "one_chunk",
+    "refuse_every_host",
     "storage_errors",
 ]

@@ -30,7 +30,7 @@ from workspace.principal import Access, Principal
 from workspace.runtime import Runtime
 from workspace.settings import Settings
 
-pytest_plugins = ["tests.browser", "tests.storage_servers"]
+pytest_plugins = ["tests.browser", "tests.rebinding", "tests.storage_servers"]
 
 MYSQL_URL = os.environ.get("WORKSPACE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 DATABASES = [

@@ -1,5 +1,6 @@
 """Real storage servers on loopback, each in its own process: moto's S3 server with IAM checks
-on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable.
+on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable,
+or made to damage what it carries.
 
 A pytest plugin (see conftest.py): the fixtures ``moto_s3``, ``pyftpd`` and ``pyftpsd`` start
 one server per test module that asks for it and kill it after the module."""
@@ -7,6 +8,7 @@ one server per test module that asks for it and kill it after the module."""
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import json
 import os
@@ -18,8 +20,8 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from cryptography.x509.oid import NameOID
 from storage_backends.ftp import FtpBackend
 from storage_backends.s3 import S3Backend
 from workspace import StorageBackend
+from workspace.net import checked_addresses
 
 BUCKET = "workspace-files"
 FTP_USER, FTP_PASSWORD = "workspace", "s3cret-pw"
@@ -61,6 +64,13 @@ def pyftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpd]:
 @pytest.fixture(scope="module")
 def pyftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyFtpsd]:
     yield from _running(PyFtpsd(tmp_path_factory.mktemp("ftps")))
+
+
+def on_loopback(backend: StorageBackend) -> StorageBackend:
+    """``backend`` as the server builds it for an operator who allows private hosts (the
+    test servers are on loopback): hosts are checked and looked up by ``workspace.net``."""
+    backend.addresses_for = functools.partial(checked_addresses, allow_private=True)
+    return backend
 
 
 def free_port() -> int:
@@ -137,7 +147,29 @@ class MotoS3(Server):
         urllib.request.urlopen(request, timeout=10).close()
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        # moto's request recorder writes where this says, not into the current folder.
+        recording = f"MOTO_RECORDER_FILEPATH={self.workdir / 'recording'}"
+        server = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        return ["env", recording, *server]
+
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """The requests moto receives inside the block (headers, method, url and body as
+        base64), through moto's own recorder; the list is filled when the block ends."""
+        found: list[dict[str, Any]] = []
+        self._moto_api("reset-recording")
+        self._moto_api("start-recording")
+        try:
+            yield found
+        finally:
+            self._moto_api("stop-recording")
+            text = self._moto_api("download-recording")
+            found += [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def _moto_api(self, action: str) -> str:
+        request = urllib.request.Request(f"{self.url}/moto-api/recorder/{action}", b"")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return str(answer.read().decode())
 
     def client(self, service: str, key: str, secret: str) -> Any:
         return boto3.client(
@@ -159,6 +191,27 @@ class MotoS3(Server):
         found = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=backend.prefix)
         s3.close()
         return [upload["Key"] for upload in found.get("Uploads", [])]
+
+
+class MotoS3Tls(Server):
+    """moto's S3 server over HTTPS, certified for the host ``name`` (not for its address),
+    without IAM checks; clients trust ``ca_file`` (AWS_CA_BUNDLE for aiobotocore)."""
+
+    name = "moto-tls"
+
+    def __init__(self, workdir: Path, host: str) -> None:
+        super().__init__(workdir)
+        ca_pem, cert, key = loopback_certificate(host)
+        self.ca_file = workdir / "ca.pem"
+        self.ca_file.write_text(ca_pem)
+        (workdir / "cert.pem").write_bytes(cert)
+        (workdir / "key.pem").write_bytes(key)
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)),
+            *("-c", str(self.workdir / "cert.pem"), "-k", str(self.workdir / "key.pem")),
+        ]
 
 
 class PyFtpd(Server):
@@ -209,9 +262,9 @@ class PyFtpsd(PyFtpd):
         return super().config(**{"tls": True, "ca_cert": self.ca_pem, **overrides})
 
 
-def loopback_certificate() -> tuple[str, bytes, bytes]:
+def loopback_certificate(*names: str) -> tuple[str, bytes, bytes]:
     """A CA certificate (PEM text), and a server certificate and key (PEM) it signed for
-    the IP address 127.0.0.1."""
+    the IP address 127.0.0.1, or for the host ``names`` instead (and not that address)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "workspace test CA")])
@@ -246,14 +299,19 @@ def loopback_certificate() -> tuple[str, bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "127.0.0.1")])
+        )
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name) for name in names]
+                or [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(
@@ -292,14 +350,20 @@ class Relay:
             upstream = socket.create_connection(("127.0.0.1", self.target))
             with self.lock:
                 self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, change in ((client, upstream, self.outbound), (upstream, client, None)):
+                threading.Thread(target=self._pump, args=(a, b, change), daemon=True).start()
+
+    def outbound(self, data: bytes) -> bytes:
+        """What reaches the server of the bytes the client sent (a subclass may damage them)."""
+        return data
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(
+        source: socket.socket, sink: socket.socket, change: Callable[[bytes], bytes] | None
+    ) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                sink.sendall(change(data) if change else data)
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             pass
@@ -310,6 +374,19 @@ class Relay:
                 with suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+class FlippingRelay(Relay):
+    """A relay whose line damages requests: every 0xFF byte the client sends reaches the
+    server as 0xFE (HTTP headers never hold one, so only bodies are hit)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.flipped = 0
+
+    def outbound(self, data: bytes) -> bytes:
+        self.flipped += data.count(0xFF)
+        return data.replace(b"\xff", b"\xfe")
 
 
 def hidden_files(root: Path) -> list[str]:

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from storage_backends import StorageBackend
 from tests.helpers import PREFIX, Api, field, make_type
-from tests.storage_servers import free_port
+from tests.storage_servers import FlippingRelay, free_port, on_loopback
 from workspace import models as m
 from workspace.app import create_app
 from workspace.cli import cli
@@ -303,7 +303,7 @@ def test_a_merge_moves_files_to_the_survivor_and_undo_moves_them_back(api, rec):
 def use_backend(
     monkeypatch: pytest.MonkeyPatch, runtime: Runtime, kind: str, config: dict[str, Any]
 ) -> StorageBackend:
-    backend = runtime.storage_backends.create(kind, config)
+    backend = on_loopback(runtime.storage_backends.create(kind, config))
     monkeypatch.setattr(file_storage, "write_backend", lambda runtime, ws: backend)
     monkeypatch.setattr(file_storage, "read_backends", lambda runtime, ws: [backend])
     return backend
@@ -361,6 +361,27 @@ def test_a_dead_backend_gives_503_and_leaves_no_row(api, rec, runtime, monkeypat
         rows = conn.execute(select(m.files.c.id).where(m.files.c.workspace_id == rec["ws"])).all()
     assert rows == []
     assert history(api, rec, rec["a"]) == []
+
+
+def test_bytes_damaged_on_the_way_to_s3_give_503_and_leave_nothing(
+    api, rec, runtime, monkeypatch, moto_s3
+):
+    relay = FlippingRelay(moto_s3.port)
+    config = moto_s3.config(endpoint_url=f"http://127.0.0.1:{relay.port}")
+    use_backend(monkeypatch, runtime, "s3", config)
+    body = upload(api, rec["files"], ("a.bin", b"\x00" * 999 + b"\xff"), expect=503)
+    assert body["error"]["message"].startswith("the file storage failed: ")
+    assert "received other bytes than were sent" in body["error"]["message"]
+    assert relay.flipped == files.file_blobs.PUT_ATTEMPTS  # every try was damaged
+    with transaction(runtime.control) as conn:
+        rows = conn.execute(select(m.files.c.id).where(m.files.c.workspace_id == rec["ws"])).all()
+    assert rows == []
+    assert history(api, rec, rec["a"]) == []
+    direct = on_loopback(
+        runtime.storage_backends.create("s3", moto_s3.config(prefix=config["prefix"]))
+    )
+    assert files.file_blobs.run_async(_names, direct) == []
+    relay.cut()
 
 
 def test_a_dead_local_backend_gives_503_and_leaves_no_row(api, rec, runtime, monkeypatch, tmp_path):

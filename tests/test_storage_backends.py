@@ -8,11 +8,16 @@
 
 Outages are real: the FTP server process is killed mid-upload and restarted; S3 traffic goes
 through a TCP relay that is cut mid-upload (killing moto would lose its in-memory state, and
-with it the proof that nothing was left behind).
+with it the proof that nothing was left behind), or that damages the bytes it carries.
+
+S3 connections go only to checked addresses: names whose answer changes between lookups
+(tests/rebinding.py) show where they go.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import random
 import socket
@@ -23,19 +28,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from storage_backends import BadConfig, StorageBackendRegistry
+from storage_backends import BadConfig, StorageBackendRegistry, one_chunk
 from storage_backends.ftp import FtpBackend
 from storage_backends.local import LocalBackend
 from storage_backends.s3 import S3Backend
-from tests.storage_servers import MotoS3, PyFtpd, PyFtpsd, Relay, free_port, hidden_files
+from tests.rebinding import PUBLIC, Rebinding
+from tests.storage_servers import (
+    FlippingRelay,
+    MotoS3,
+    MotoS3Tls,
+    PyFtpd,
+    PyFtpsd,
+    Relay,
+    free_port,
+    hidden_files,
+    on_loopback,
+)
 from workspace import (
     ObjectNotFound,
     StorageBackend,
     StorageError,
     hookimpl,
 )
+from workspace.net import check_host, checked_addresses
 from workspace.plugins import make_plugin_manager
 from workspace.settings import Settings
 
@@ -57,7 +75,7 @@ class Harness:
         registry = StorageBackendRegistry()
         for cls in (LocalBackend, S3Backend, FtpBackend):
             registry.register(cls)
-        return registry.create(self.kind, self.config(**overrides))
+        return on_loopback(registry.create(self.kind, self.config(**overrides)))
 
 
 @pytest.fixture(params=KINDS)
@@ -314,6 +332,132 @@ async def test_a_server_that_never_answers_times_out(harness: Harness) -> None:
         with pytest.raises(StorageError, match=r"timed out after 0\.3 s"):
             await backend.stat("ab/cd")
     assert time.monotonic() - started < 15
+
+
+# ---- S3: connections to checked addresses, uploads verified on the way in -----------------
+
+
+def s3(config: dict[str, Any], allow_private: bool) -> S3Backend:
+    backend = S3Backend.from_config(config)
+    backend.addresses_for = functools.partial(checked_addresses, allow_private=allow_private)
+    return backend
+
+
+async def test_s3_connects_only_to_checked_addresses_whatever_the_name_answers_next(
+    moto_s3: MotoS3, rebinding: Rebinding
+) -> None:
+    rebinding.answer("objectstore", PUBLIC, "127.0.0.1")
+    config = moto_s3.config(endpoint_url=f"http://objectstore:{moto_s3.port}", timeout=2)
+    # The server checks the endpoint when it builds the backend (storage.configs.build).
+    check_host("objectstore", allow_private=False)
+    backend = s3(config, allow_private=False)
+    name = hash_name("rebinding")
+    with pytest.raises(StorageError, match="WORKSPACE_ALLOW_PRIVATE_HOSTS"):
+        await backend.put(name, one_chunk(b"to loopback?"))
+    assert rebinding.to_port(moto_s3.port) == []
+    assert not await s3(moto_s3.config(prefix=config["prefix"]), allow_private=True).exists(name)
+
+
+async def test_s3_with_private_hosts_allowed_still_connects_to_the_answer_it_got(
+    moto_s3: MotoS3, rebinding: Rebinding
+) -> None:
+    # Nothing listens on 127.0.0.2: a second lookup of the name would lead there and fail.
+    # (A name without dots: moto reads a dotted one as a bucket's virtual host.)
+    rebinding.answer("objectstore", "127.0.0.1", "127.0.0.2")
+    config = moto_s3.config(endpoint_url=f"http://objectstore:{moto_s3.port}")
+    name = hash_name("pinned")
+    # A multipart upload: five requests, signed for the name (moto checks the signatures).
+    assert await s3(config, allow_private=True).put(name, produce(9 * MB)) == 9 * MB
+    assert rebinding.lookups == ["objectstore"]
+    assert set(rebinding.to_port(moto_s3.port)) == {"127.0.0.1"}
+    direct = s3(moto_s3.config(prefix=config["prefix"]), allow_private=True)
+    assert await read(direct, name) == (9 * MB, digest(9 * MB))
+
+
+async def test_s3_over_tls_checks_the_certificate_against_the_endpoint_name(
+    tmp_path: Path, rebinding: Rebinding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = MotoS3Tls(tmp_path, "objectstore")  # certified for that name, not 127.0.0.1
+    rebinding.answer("objectstore", "127.0.0.1")
+    rebinding.answer("otherstore", "127.0.0.1")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(server.ca_file))
+    server.start()
+    try:
+        url = f"https://objectstore:{server.port}"
+        keys = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1", **keys).create_bucket(
+            Bucket="tls-files"
+        )
+        config = {
+            "bucket": "tls-files",
+            "endpoint_url": url,
+            **dict(access_key="k", secret_key="s"),
+        }
+        backend = s3(config, allow_private=True)
+        name = hash_name("over tls")
+        await backend.put(name, one_chunk(b"sealed"))
+        assert await read(backend, name) == (6, hashlib.sha256(b"sealed").hexdigest())
+        other = s3({**config, "endpoint_url": f"https://otherstore:{server.port}"}, True)
+        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED"):
+            await other.stat(name)
+    finally:
+        server.kill()
+    assert set(rebinding.to_port(server.port)) == {"127.0.0.1"}
+
+
+async def test_s3_refuses_internal_endpoints_unless_the_operator_allows_them(
+    moto_s3: MotoS3, rebinding: Rebinding
+) -> None:
+    rebinding.answer("s3.internal.test", "10.1.2.3")
+    for endpoint in (moto_s3.url, "http://s3.internal.test:9000"):
+        backend = s3(moto_s3.config(endpoint_url=endpoint, timeout=2), allow_private=False)
+        with pytest.raises(StorageError, match="WORKSPACE_ALLOW_PRIVATE_HOSTS") as refused:
+            await backend.stat("ab/cd")
+        assert refused.value.message.startswith(backend.location)
+    assert rebinding.connects == []
+
+
+async def test_s3_uploads_send_the_content_md5_of_every_body(moto_s3: MotoS3) -> None:
+    backend = s3(moto_s3.config(), allow_private=True)
+    with moto_s3.recording() as requests:
+        await backend.put(hash_name("md5-small"), one_chunk(b"small" * 200))
+        await backend.put(hash_name("md5-big"), produce(9 * MB))
+    puts = [r for r in requests if r["method"] == "PUT"]
+    assert len(puts) == 3  # one PutObject, two UploadParts
+    for put in puts:
+        body = base64.b64decode(put["body"])
+        headers = {key.lower(): value for key, value in put["headers"].items()}
+        md5 = hashlib.md5(body, usedforsecurity=False).digest()
+        assert headers["content-md5"] == base64.b64encode(md5).decode()
+
+
+def with_one_ff(size: int) -> bytes:
+    """``size`` bytes holding 0xFF once, in the last part of a multipart upload."""
+    data = bytearray(random.Random(size).randbytes(size).replace(b"\xff", b"\x00"))
+    data[-1] = 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("size", [1000, 9 * MB], ids=["put", "multipart"])
+async def test_s3_refuses_bytes_damaged_on_the_way_and_keeps_nothing(
+    moto_s3: MotoS3, size: int
+) -> None:
+    relay = FlippingRelay(moto_s3.port)
+    config = moto_s3.config(endpoint_url=f"http://127.0.0.1:{relay.port}")
+    backend = s3(config, allow_private=True)
+    direct = s3(moto_s3.config(prefix=config["prefix"]), allow_private=True)
+    name, data = hash_name(f"damaged {size}"), with_one_ff(size)
+    with pytest.raises(StorageError, match="received other bytes than were sent") as failed:
+        await backend.put(name, one_chunk(data))
+    assert relay.flipped == 1
+    assert failed.value.message.startswith(f"{backend.location}: writing {name!r} failed: ")
+    assert not await direct.exists(name)
+    assert moto_s3.litter(direct) == []
+    # The same line carries bytes it does not damage.
+    clean = data.replace(b"\xff", b"\x00")
+    assert await backend.put(name, one_chunk(clean)) == size
+    assert await read(direct, name) == (size, hashlib.sha256(clean).hexdigest())
+    relay.cut()
 
 
 # ---- configuration and registration --------------------------------------------------------

@@ -16,14 +16,25 @@ cannot go to the wrong place: the write gate (:mod:`workspace.databases.gate`) r
 epoch under a lock inside every write's transaction and passes it here, and a cached route of
 another epoch is read afresh. Reads in other processes may see the old copy for those seconds,
 which is equal to the new one at the switch and kept read-only.
+
+Every new connection of those engines, pooled reconnections included, goes to a checked
+address: :func:`pinned_connection` looks the host up, refuses internal addresses unless the
+operator allows them, opens the TCP connection to the address itself and hands the socket
+to PyMySQL, which keeps the host name for TLS (SNI and the certificate check). PyMySQL never
+looks the name up, so a DNS answer that changes between check and connection (rebinding)
+cannot lead it elsewhere; a database that moves to a new public address is still followed.
 """
 
 from __future__ import annotations
 
+import functools
+import socket
 import ssl
 import threading
+from collections.abc import Mapping
 from typing import Any
 
+import pymysql  # type: ignore[import-untyped]  # no stubs; only connect() and its errors
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 
@@ -32,7 +43,7 @@ from workspace import models as m
 from workspace.cache import TtlCache
 from workspace.db import dispose, make_engine, transaction
 from workspace.errors import Unavailable
-from workspace.net import HostRefused, check_host
+from workspace.net import HostRefused, checked_addresses, connect_tcp
 from workspace.settings import Settings
 
 D, W = m.data_databases, m.workspaces
@@ -59,6 +70,32 @@ def url_of(row: Any, password: str) -> URL:
         port=row.port,
         database=row.database_name,
     )
+
+
+def mysql_connection(sock: socket.socket, params: Mapping[str, Any]) -> Any:
+    """A PyMySQL connection over ``sock``, already connected to a checked address.
+    ``params["host"]`` stays the name the admin typed: PyMySQL uses it for TLS SNI and the
+    certificate check only, never to connect. Closes ``sock`` if the login fails."""
+    conn = pymysql.connect(**{**params, "defer_connect": True})
+    conn.connect(sock)
+    return conn
+
+
+def pinned_connection(params: Mapping[str, Any], *, allow_private: bool) -> Any:
+    """Connect as PyMySQL would with ``params`` (its keyword arguments), but to an address
+    of ``params["host"]`` that was looked up and checked just now. A refused or unreachable
+    host is PyMySQL's own "cannot connect" error (2003), which the engines answer with 503."""
+    host, port = params["host"], int(params.get("port", 3306))
+    try:
+        addresses = checked_addresses(host, allow_private=allow_private)
+        sock = connect_tcp(addresses, port, timeout=float(params.get("connect_timeout", 10)))
+    except (HostRefused, OSError) as exc:
+        raise pymysql.err.OperationalError(
+            2003, f"Can't connect to MySQL server on {host!r} ({exc})"
+        ) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return mysql_connection(sock, params)
 
 
 def location(row: Any) -> str:
@@ -123,9 +160,11 @@ class DataEngines:
 
     def _build(self, row: Any) -> Engine:
         where = location(row)
+        allow_private = self.settings.allow_private_hosts
         try:
-            # Checked again on use: the operator may have closed private hosts since.
-            check_host(row.host, allow_private=self.settings.allow_private_hosts)
+            # Checked again on use: the operator may have closed private hosts since. Each
+            # connection checks the address it connects to as well (pinned_connection).
+            checked_addresses(row.host, allow_private=allow_private)
             secret = crypto.open_sealed(self.settings.resolved_secret_key(), row.sealed)
         except (HostRefused, crypto.CredentialsUnreadable) as exc:
             raise Unavailable(
@@ -145,6 +184,7 @@ class DataEngines:
             timeout=self.settings.customer_db_timeout,
             connect_args=args,
             outside=where,
+            connect=functools.partial(pinned_connection, allow_private=allow_private),
         )
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ database round trips from nine to three.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,15 @@ def make_engine(
     timeout: int = 10,
     connect_args: Mapping[str, Any] | None = None,
     outside: str | None = None,
+    connect: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Engine:
     """Create an engine with this project's per-dialect settings applied.
 
     ``connect_args`` add to (or override) the driver's (MySQL: ``read_timeout``, ``ssl``).
     ``outside`` names a database the operator does not run ("host:port"): when it cannot be
-    reached, :func:`transaction` answers 503 naming it, not 500.
+    reached, :func:`transaction` answers 503 naming it, not 500. ``connect`` (MySQL) opens
+    every new connection from the driver's keyword arguments in place of the driver: a
+    customer's database is reached at a checked address (``workspace.data_engines``).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -56,8 +59,8 @@ def make_engine(
         query.setdefault("charset", "utf8mb4")
         parsed = parsed.set(query=query)
         args = {"connect_timeout": timeout, "read_timeout": 300, **(connect_args or {})}
-        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout, args)
-        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args)
+        writer = _mysql_engine(parsed, "READ COMMITTED", pool_size, timeout, args, connect)
+        reader = _mysql_engine(parsed, "AUTOCOMMIT", pool_size, timeout, args, connect)
         if outside is not None:
             _outside[writer] = _outside[reader] = outside
         # Autocommit connections have nothing to commit or roll back; PyMySQL would still
@@ -69,7 +72,12 @@ def make_engine(
 
 
 def _mysql_engine(
-    url: Any, isolation: str, pool_size: int, timeout: int, connect_args: dict[str, Any]
+    url: Any,
+    isolation: str,
+    pool_size: int,
+    timeout: int,
+    connect_args: dict[str, Any],
+    connect: Callable[[dict[str, Any]], Any] | None,
 ) -> Engine:
     engine = create_engine(
         url,
@@ -81,6 +89,12 @@ def _mysql_engine(
         isolation_level=isolation,
         connect_args=connect_args,
     )
+
+    if connect is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> Any:
+            return connect(cparams)
 
     @event.listens_for(engine, "connect")
     def _on_mysql_connect(dbapi_conn: Any, _record: Any) -> None:

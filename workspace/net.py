@@ -1,4 +1,5 @@
-"""Checks on hosts an admin types in (an S3 endpoint, an FTP server, a customer's MySQL).
+"""Checks on hosts an admin types in (an S3 endpoint, an FTP server, a customer's MySQL,
+a webhook or SaaS address), and the rule that connections go to the checked address.
 
 The server connects to those hosts from inside the operator's network, so a workspace admin
 could otherwise aim it at the loopback interface, the private network or a cloud metadata
@@ -7,16 +8,34 @@ service (169.254.169.254) and read what comes back through error messages or sto
 operator can allow private hosts with ``WORKSPACE_ALLOW_PRIVATE_HOSTS`` (for tests and for
 on-premises servers).
 
-A name is checked when it is saved and again when it is used. A connection must go to the
-very address that was checked (:func:`pinned_address`), never to the name again: a resolver
-that answers a public address to the check and 127.0.0.1 to the connection (DNS rebinding)
-would otherwise reach the loopback interface.
+A name is checked when it is saved and again when it is used. Checking is not enough on its
+own: a resolver that answers a public address to the check and 127.0.0.1 to the connection
+(DNS rebinding, with a time-to-live of zero) would reach the loopback interface if the
+connection looked the name up again. So every connection to such a host looks the name up
+once, here (:func:`checked_addresses`, :func:`pinned_address`), and connects to that literal
+address, keeping the name only where it names and does not route: TLS SNI, the certificate
+check, the HTTP Host header and the S3 signature that covers it. With private hosts allowed,
+the name is still looked up once and the connection still goes to that answer.
+
+Where each client is pinned:
+
+* S3 (aiobotocore over aiohttp): a resolver of ours (``storage_backends.s3``) answers aiohttp
+  with checked addresses only; aiohttp never asks the system resolver.
+* A customer's MySQL (PyMySQL under SQLAlchemy): every new pooled connection, reconnections
+  included, is a socket opened here to a checked address and handed to PyMySQL, which keeps
+  the name for TLS (``workspace.data_engines``); the test connection does the same.
+* Outbound HTTP (webhooks, SaaS connectors): httpx clients whose network backend connects
+  only to checked addresses (``workspace.outbound``).
+
+FTP servers are checked when their settings are saved and built, but aioftp still connects
+by name: not pinned yet.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -77,15 +96,10 @@ def check_host(host: str, *, allow_private: bool) -> None:
     pinned_address(host, allow_private=False)
 
 
-def pinned_address(host: str, *, allow_private: bool) -> str:
-    """Resolve ``host`` once, check it, and return the address to connect to.
-
-    The caller connects to this literal address (keeping ``host`` for TLS SNI, certificate
-    checks and the HTTP Host header), so the name is never looked up a second time.
-    """
-    if not host or any(c.isspace() for c in host):
-        raise HostRefused("is not a host name")
-    addresses = resolve(host)
+def refuse_internal(host: str, addresses: Sequence[Address], *, allow_private: bool) -> list[str]:
+    """``addresses`` (what ``host`` resolved to) as text, or :class:`HostRefused` if any is
+    internal and the operator has not allowed those. All or nothing: a name that answers a
+    public and a private address is refused, as a resolver may hand out either."""
     if not allow_private:
         for ip in addresses:
             if not is_public(ip):
@@ -94,4 +108,33 @@ def pinned_address(host: str, *, allow_private: bool) -> str:
                     f"({ip}); the server operator can allow those with "
                     "WORKSPACE_ALLOW_PRIVATE_HOSTS"
                 )
-    return str(addresses[0])
+    return list(dict.fromkeys(str(ip) for ip in addresses))
+
+
+def checked_addresses(host: str, *, allow_private: bool) -> list[str]:
+    """Resolve ``host`` once and return every address it has, each one checked, in the
+    resolver's order: the caller connects to one of these and never to the name."""
+    if not host or any(c.isspace() for c in host):
+        raise HostRefused("is not a host name")
+    return refuse_internal(host, resolve(host), allow_private=allow_private)
+
+
+def pinned_address(host: str, *, allow_private: bool) -> str:
+    """Resolve ``host`` once, check it, and return the address to connect to.
+
+    The caller connects to this literal address (keeping ``host`` for TLS SNI, certificate
+    checks and the HTTP Host header), so the name is never looked up a second time.
+    """
+    return checked_addresses(host, allow_private=allow_private)[0]
+
+
+def connect_tcp(addresses: Sequence[str], port: int, *, timeout: float) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` (checked ones) that accepts, tried in
+    order as :func:`socket.create_connection` tries a name's; the last error otherwise."""
+    error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            error = exc
+    raise error

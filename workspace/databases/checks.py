@@ -5,7 +5,8 @@ metadata address unless the operator allows them: checked before any socket open
 settings (the CA is a PEM certificate), TCP (something listens), TLS handshake and login,
 server version, the database's default character set, and the privileges the server needs on
 that database. Each failure is a :class:`ConnectionFailed` naming the step and the form field
-it concerns.
+it concerns. The name is looked up once: the TCP step connects to the address the host step
+checked, and the login runs over that very connection (see ``workspace.net``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 
 import pymysql  # type: ignore[import-untyped]  # no stubs; only its errors and connect()
 
-from workspace.data_engines import tls_context
+from workspace.data_engines import mysql_connection, tls_context
 from workspace.errors import WorkspaceError
-from workspace.net import HostRefused, check_host, resolve
+from workspace.net import HostRefused, connect_tcp, refuse_internal, resolve
 
 #: What the server needs on the customer's database: record tables and their link tables
 #: (CREATE, ALTER, DROP, INDEX, REFERENCES for the links' foreign keys), records (SELECT,
@@ -87,9 +88,8 @@ class Target:
 
 def check(target: Target, *, allow_private: bool, timeout: float) -> dict[str, Any]:
     """Run every step against ``target``; returns what was found (the server's version)."""
-    context = _before_connecting(target, allow_private=allow_private)
-    _tcp(target, timeout)
-    conn = _login(target, context, timeout)
+    addresses, context = _before_connecting(target, allow_private=allow_private)
+    conn = _login(target, _tcp(target, addresses, timeout), context, timeout)
     try:
         with conn.cursor() as cursor:
             version = _version(target, cursor)
@@ -100,30 +100,33 @@ def check(target: Target, *, allow_private: bool, timeout: float) -> dict[str, A
     return {"server_version": version}
 
 
-def _before_connecting(target: Target, *, allow_private: bool) -> ssl.SSLContext | None:
+def _before_connecting(
+    target: Target, *, allow_private: bool
+) -> tuple[list[str], ssl.SSLContext | None]:
+    """The checked addresses to connect to, and the TLS context (None without TLS)."""
     try:
-        resolve(target.host)
+        found = resolve(target.host)
     except HostRefused:
         raise ConnectionFailed(
             "dns", "host", f"no address found for the host name {target.host!r}"
         ) from None
     try:
-        check_host(target.host, allow_private=allow_private)
+        addresses = refuse_internal(target.host, found, allow_private=allow_private)
     except HostRefused as exc:
         raise ConnectionFailed("host", "host", str(exc)) from None
     if not target.tls:
-        return None
+        return addresses, None
     try:
-        return tls_context(target.ca_cert)
+        return addresses, tls_context(target.ca_cert)
     except (ssl.SSLError, ValueError):
         raise ConnectionFailed(
             "tls", "ca_cert", "is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)"
         ) from None
 
 
-def _tcp(target: Target, timeout: float) -> None:
+def _tcp(target: Target, addresses: list[str], timeout: float) -> socket.socket:
     try:
-        socket.create_connection((target.host, target.port), timeout=timeout).close()
+        return connect_tcp(addresses, target.port, timeout=timeout)
     except ConnectionRefusedError:
         raise ConnectionFailed(
             "tcp", "port", f"nothing accepts connections on {target.where} (connection refused)"
@@ -136,27 +139,33 @@ def _tcp(target: Target, timeout: float) -> None:
         raise ConnectionFailed("tcp", "host", f"cannot reach {target.where}: {exc}") from None
 
 
-def _login(target: Target, context: ssl.SSLContext | None, timeout: float) -> Any:
+def _login(
+    target: Target, sock: socket.socket, context: ssl.SSLContext | None, timeout: float
+) -> Any:
+    params = {
+        "host": target.host,
+        "port": target.port,
+        "user": target.user,
+        # PyMySQL would encode a text password as Latin-1; servers hash UTF-8.
+        "password": target.password.encode(),
+        "database": target.database,
+        "ssl": context,
+        "connect_timeout": timeout,
+        "read_timeout": timeout,
+        "write_timeout": timeout,
+        "charset": "utf8mb4",
+    }
     try:
-        return pymysql.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            # PyMySQL would encode a text password as Latin-1; servers hash UTF-8.
-            password=target.password.encode(),
-            database=target.database,
-            ssl=context,
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            write_timeout=timeout,
-            charset="utf8mb4",
-        )
-    except ssl.SSLError as exc:
-        field = "ca_cert" if "CERTIFICATE" in str(exc).upper() else "tls"
-        raise ConnectionFailed(
-            "tls", field, f"the TLS handshake with {target.where} failed: {exc.reason or exc}"
-        ) from None
+        return mysql_connection(sock, params)
     except pymysql.MySQLError as exc:
+        # PyMySQL reports a failed TLS handshake as "cannot connect" (2003) around it.
+        cause = getattr(exc, "original_exception", None)
+        if isinstance(cause, ssl.SSLError):
+            field = "ca_cert" if "CERTIFICATE" in str(cause).upper() else "tls"
+            reason = cause.reason or cause
+            raise ConnectionFailed(
+                "tls", field, f"the TLS handshake with {target.where} failed: {reason}"
+            ) from None
         raise _login_failure(target, exc) from None
 
 

@@ -14,6 +14,7 @@ operator's ``WORKSPACE_STORAGE_LOCAL_ROOTS``, on saving and again when a backend
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from contextlib import suppress
@@ -30,7 +31,7 @@ from workspace.clock import utcnow
 from workspace.databases import gate
 from workspace.db import inserted_id, transaction
 from workspace.errors import Conflict, NotFound, ValidationFailed, WorkspaceError
-from workspace.net import HostRefused, check_host
+from workspace.net import HostRefused, check_host, checked_addresses
 from workspace.principal import Access, Principal
 from workspace.runtime import Runtime
 from workspace.storage.blobs import run_async
@@ -104,9 +105,13 @@ def _create(runtime: Runtime, workspace_id: int, kind: str, config: Mapping[str,
     if kind == "local" and not config.get("path"):
         config = {**config, "path": str(default_folder(runtime, workspace_id))}
     try:
-        return runtime.storage_backends.create(kind, config)
+        backend = runtime.storage_backends.create(kind, config)
     except BadConfig as exc:
         raise ValidationFailed(exc.message, fields=exc.fields) from None
+    backend.addresses_for = functools.partial(
+        checked_addresses, allow_private=runtime.settings.allow_private_hosts
+    )
+    return backend
 
 
 def saved_secrets(runtime: Runtime, row: Any) -> dict[str, Any]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
+from litestar.plugins.htmx import HTMXRequest
 
 from workspace.errors import BadRequest
 from workspace.json_input import TooDeep, check_depth
 
 
-class AppRequest(Request[Any, Any, Any]):
+class AppRequest(HTMXRequest):
+    """htmx's request (pages tell fragments from full pages by it), reading JSON safely."""
+
     async def json(self) -> Any:
         try:
             value = await super().json()
