@@ -15,7 +15,15 @@ from storage_backends import (
     is_name,
     storage_errors,
 )
-from workspace.automations.kinds import Action, Checks, RecordGone, Step, StepFailed, Trigger
+from workspace.automations.kinds import (
+    Action,
+    Checks,
+    RecordGone,
+    Step,
+    StepFailed,
+    StepRefused,
+    Trigger,
+)
 from workspace.errors import ValidationFailed
 from workspace.events import (
     Event,
@@ -77,6 +85,7 @@ __all__ = [
     "Score",
     "Step",
     "StepFailed",
+    "StepRefused",
     "StorageBackend",
     "StorageError",
     "TextLike",

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "plugins.automation_records",
     "plugins.automation_work",
     "plugins.automation_flow",
+    "plugins.automation_http",
 )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from workspace import crypto
 from workspace.automations import templates
 from workspace.automations.kinds import Registries
 from workspace.errors import NotFound, ValidationFailed, WorkspaceError
@@ -120,10 +122,35 @@ class Checks:
             raise ValidationFailed.single(f"{where}.{name}" if name else where, reason) from None
         return tree
 
+    def url(self, value: Any, where: str) -> str:
+        """An http(s) URL with a host; whether the host may be reached is decided when the
+        step runs (names move), with the same rules as storage and database hosts."""
+        parsed = urlsplit(value) if isinstance(value, str) else None
+        if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValidationFailed.single(where, "must be an http:// or https:// URL")
+        if parsed.username or parsed.password:
+            raise ValidationFailed.single(where, "must not carry a user name or password")
+        return str(value)
+
+    def seal(self, secret: str) -> str:
+        return crypto.seal(self.runtime.settings.resolved_secret_key(), {"secret": secret})
+
+    def unseal(self, sealed: Any, where: str) -> str:
+        try:
+            return unseal(self.runtime, sealed)
+        except (crypto.CredentialsUnreadable, TypeError, ValueError, KeyError) as exc:
+            raise ValidationFailed.single(where, f"cannot be read: {exc}; enter it again") from None
+
     def integer(self, value: Any, where: str, *, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValidationFailed.single(where, f"must be a whole number from {low} to {high}")
         return value
+
+
+def unseal(runtime: Runtime, sealed: Any) -> str:
+    if not isinstance(sealed, str):
+        raise TypeError("not a sealed secret")
+    return str(crypto.open_sealed(runtime.settings.resolved_secret_key(), sealed)["secret"])
 
 
 def check(runtime: Runtime, acc: Access, regs: Registries, body: Mapping[str, Any]) -> Definition:

@@ -10,14 +10,22 @@ Changes are made as the automation's maker with source ``automation`` and source
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import Connection
 
-from workspace.automations import conditions, steps, templates
-from workspace.automations.kinds import RecordGone, StepFailed
+from workspace import activity, outbound
+from workspace.automations import checks, conditions, steps, templates
+from workspace.automations.kinds import RecordGone, StepFailed, StepRefused
 from workspace.db import Tx
+from workspace.net import HostRefused
 from workspace.principal import Access
 from workspace.records import records
 from workspace.records.match_keys import policy_override
@@ -29,6 +37,9 @@ from workspace.work import comments, tasks
 
 #: Records one "related records" step may update at once.
 RELATED_MAX = 200
+#: An outbound webhook's receiver answers within this, or the attempt fails (and retries).
+WEBHOOK_SECONDS = 10.0
+WEBHOOK_TIMEOUT = httpx.Timeout(WEBHOOK_SECONDS)
 
 
 class StepContext:
@@ -210,6 +221,39 @@ class StepContext:
         )
         self.committed = True
         return {**output, "comment_id": made["id"]}
+
+    # ---- outside the workspace (at least once, with an idempotency key) -------------------
+
+    def unseal(self, sealed: str) -> str:
+        return checks.unseal(self.runtime, sealed)
+
+    def post_json(self, url: str, payload: Any, *, secret: str | None) -> dict[str, Any]:
+        body = json.dumps(activity.jsonable(payload), separators=(",", ":")).encode()
+        if self.dry:
+            return {"would_post": url, "body": json.loads(body)}
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": self.idempotency_key,
+            "X-Workspace-Timestamp": stamp,
+        }
+        if secret:
+            signed = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+            headers["X-Workspace-Signature"] = "sha256=" + signed.hexdigest()
+        host = urlsplit(url).hostname
+        allow = self.runtime.settings.allow_private_hosts
+        try:
+            with outbound.client(allow_private=allow, timeout=WEBHOOK_TIMEOUT) as http:
+                answer = outbound.fetch(http, "POST", url, content=body, headers=headers)
+        except (HostRefused, outbound.RedirectRefused) as exc:
+            raise StepRefused(f"{url}: {exc}") from None
+        except httpx.TimeoutException:
+            raise StepFailed(f"{host} did not answer within {WEBHOOK_SECONDS:g} s") from None
+        except httpx.HTTPError as exc:
+            raise StepFailed(f"{host}: {type(exc).__name__}: {exc}") from None
+        if answer.status_code >= 400:
+            raise StepFailed(f"{host} answered {answer.status_code}: {answer.text[:200]}")
+        return {"posted": url, "status": answer.status_code, "answer": answer.text[:500]}
 
     # ---- the run's course ----------------------------------------------------------------
 

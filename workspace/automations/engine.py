@@ -28,7 +28,7 @@ from workspace import models as m
 from workspace.access import workspaces
 from workspace.automations import checks, conditions, steps
 from workspace.automations.context import StepContext
-from workspace.automations.kinds import RecordGone, registries
+from workspace.automations.kinds import RecordGone, StepRefused, registries
 from workspace.cache import TtlCache
 from workspace.clock import utcnow
 from workspace.db import transaction
@@ -124,7 +124,7 @@ def _steps(
             _end(runtime, job, run["id"], "stopped", str(exc))
             return
         except Exception as exc:
-            if _failed(runtime, job, place, exc):
+            if _failed(runtime, job, place, exc, last=isinstance(exc, StepRefused)):
                 return
             raise
         if not step.committed or step.ends is not None:
@@ -171,11 +171,11 @@ def _commit(
             queue.reschedule(conn, job, dt.datetime.fromisoformat(output["until"]))
 
 
-def _failed(runtime: Runtime, job: Job, place: steps.Place, exc: Exception) -> bool:
-    """Log the failed attempt; past the last one the run is dead (returns True) and its job
-    done, so only a replay brings it back."""
+def _failed(runtime: Runtime, job: Job, place: steps.Place, exc: Exception, *, last: bool) -> bool:
+    """Log the failed attempt; past the last one (or when retrying cannot help) the run is
+    dead (returns True) and its job done, so only a replay brings it back."""
     error = "".join(traceback.format_exception_only(exc)).strip()
-    dead = job.attempts >= runtime.settings.automation_attempts
+    dead = last or job.attempts >= runtime.settings.automation_attempts
     with transaction(runtime.control, write=True) as conn:
         steps.log(conn, place, "failed", error=error)
         steps.ended(conn, place.run_id, "dead" if dead else "retrying", error)

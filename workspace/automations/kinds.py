@@ -32,6 +32,11 @@ class RecordGone(StepFailed):
     """The run's record was deleted or merged away: the run stops (retrying cannot help)."""
 
 
+class StepRefused(StepFailed):
+    """The step cannot be done as configured (a webhook to a refused host): retrying cannot
+    help, so the run goes to the dead letter at once, to be replayed once it is fixed."""
+
+
 class Checks(Protocol):
     """What a trigger or action may check its config against when an automation is saved.
     Each method raises ``ValidationFailed`` naming ``where`` (e.g. ``actions[1].values.status``)."""
@@ -56,6 +61,14 @@ class Checks(Protocol):
     def filter(self, tree: Any, where: str) -> Any: ...
 
     def integer(self, value: Any, where: str, *, low: int, high: int) -> int: ...
+
+    def url(self, value: Any, where: str) -> str: ...
+
+    def seal(self, secret: str) -> str:
+        """``secret`` encrypted under the server key (stored in the config, never shown)."""
+        ...
+
+    def unseal(self, sealed: Any, where: str) -> str: ...
 
 
 class Step(Protocol):
@@ -98,6 +111,13 @@ class Step(Protocol):
     def stop(self, reason: str) -> dict[str, Any]: ...
 
     def today(self) -> dt.date: ...
+
+    def unseal(self, sealed: str) -> str: ...
+
+    def post_json(self, url: str, payload: Any, *, secret: str | None) -> dict[str, Any]:
+        """POST ``payload`` as JSON to ``url`` (SSRF-checked, 10 s timeout, redirects only
+        within the site), with ``Idempotency-Key`` and, given a ``secret``, a signature."""
+        ...
 
 
 class Trigger:
