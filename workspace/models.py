@@ -816,6 +816,23 @@ automation_inbound = Table(
     sqlite_autoincrement=True,
 )
 
+mail_settings = Table(
+    "mail_settings",
+    metadata,
+    # The SMTP server a workspace's automations send email through (one per workspace).
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    # starttls | tls (implicit, port 465) | none
+    Column("security", String(16), nullable=False),
+    Column("username", String(255), nullable=True),
+    # {"secret": password} sealed with workspace.crypto; never shown again.
+    Column("sealed", String(4000), nullable=True),
+    Column("from_address", String(254), nullable=False),
+    Column("updated_by", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
@@ -840,6 +857,7 @@ __all__ = [
     "import_rows",
     "imports",
     "jobs",
+    "mail_settings",
     "memberships",
     "merges",
     "metadata",

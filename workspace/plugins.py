@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "plugins.automation_work",
     "plugins.automation_flow",
     "plugins.automation_http",
+    "plugins.automation_mail",
 )
 
 

@@ -1,5 +1,6 @@
-"""Automations: definitions, runs with their step log, inbound webhook payloads; and a time
-zone per workspace (dates and times of day of time triggers).
+"""Automations: definitions, runs with their step log, inbound webhook payloads, the SMTP
+server their email goes through; and a time zone per workspace (dates and times of day of
+time triggers).
 
 Revision ID: 0017
 Revises: 0016
@@ -129,9 +130,29 @@ def upgrade() -> None:
     op.create_index(
         "ix_automation_inbound_automation", "automation_inbound", ["automation_id", "id"]
     )
+    op.create_table(
+        "mail_settings",
+        sa.Column("workspace_id", Id, nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("port", sa.Integer(), nullable=False),
+        sa.Column("security", sa.String(length=16), nullable=False),
+        sa.Column("username", sa.String(length=255), nullable=True),
+        sa.Column("sealed", sa.String(length=4000), nullable=True),
+        sa.Column("from_address", sa.String(length=254), nullable=False),
+        sa.Column("updated_by", sa.BigInteger(), nullable=True),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_mail_settings_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_mail_settings")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("mail_settings")
     op.drop_table("automation_inbound")
     op.drop_table("automation_steps")
     op.drop_table("automation_runs")

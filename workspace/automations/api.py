@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import JSONBody, QueryParameter, RawBody
 
 from workspace.access import workspaces
-from workspace.automations import automations, dry_runs, inbound, runs
+from workspace.automations import automations, dry_runs, inbound, mail, runs
 from workspace.web.api_deps import PrincipalDep, RuntimeDep
-from workspace.web.bodies import AutomationIn, AutomationPatch, DryRunIn, RunIdsIn
+from workspace.web.bodies import AutomationIn, AutomationPatch, DryRunIn, MailIn, RunIdsIn
 
 
 class AutomationController(Controller):
@@ -105,6 +105,27 @@ class AutomationController(Controller):
         """What each step would do on ``record``, with nothing done."""
         acc = workspaces.access(runtime, principal, workspace_id)
         return dry_runs.rehearse(runtime, acc, automation_id, data.record)
+
+    @get("/mail", sync_to_thread=True)
+    def get_mail(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int
+    ) -> dict[str, Any]:
+        """The SMTP server the workspace's email actions send through (no password)."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return mail.get_settings(runtime, acc)
+
+    @put("/mail", sync_to_thread=True)
+    def set_mail(
+        self,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        workspace_id: int,
+        data: JSONBody[MailIn],
+    ) -> dict[str, Any]:
+        """Set the SMTP server (``security``: starttls, tls or none). The password is sealed
+        and never shown again; leave it out to keep the one kept."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return mail.set_settings(runtime, acc, data.sent())
 
     @get("/runs", sync_to_thread=True)
     def list_runs(

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workspace import crypto
-from workspace.automations import templates
+from workspace.automations import mail, templates
 from workspace.automations.kinds import Registries
 from workspace.errors import NotFound, ValidationFailed, WorkspaceError
 from workspace.principal import Access
@@ -131,6 +131,9 @@ class Checks:
         if parsed.username or parsed.password:
             raise ValidationFailed.single(where, "must not carry a user name or password")
         return str(value)
+
+    def address(self, value: Any, where: str) -> str:
+        return mail.address(value, where)
 
     def seal(self, secret: str) -> str:
         return crypto.seal(self.runtime.settings.resolved_secret_key(), {"secret": secret})

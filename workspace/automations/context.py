@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import smtplib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +23,7 @@ import httpx
 from sqlalchemy import Connection
 
 from workspace import activity, outbound
-from workspace.automations import checks, conditions, steps, templates
+from workspace.automations import checks, conditions, mail, steps, templates
 from workspace.automations.kinds import RecordGone, StepFailed, StepRefused
 from workspace.db import Tx
 from workspace.net import HostRefused
@@ -254,6 +255,23 @@ class StepContext:
         if answer.status_code >= 400:
             raise StepFailed(f"{host} answered {answer.status_code}: {answer.text[:200]}")
         return {"posted": url, "status": answer.status_code, "answer": answer.text[:500]}
+
+    def send_email(self, to: str, subject: str, text: str) -> dict[str, Any]:
+        if self.dry:
+            return {"would_send_to": to, "subject": subject, "text": text}
+        try:
+            return mail.send(
+                self.runtime,
+                self.acc.workspace_id,
+                to=to,
+                subject=subject,
+                text=text,
+                key=self.idempotency_key,
+            )
+        except (LookupError, HostRefused) as exc:
+            raise StepRefused(str(exc)) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise StepFailed(f"the mail server: {type(exc).__name__}: {exc}") from None
 
     # ---- the run's course ----------------------------------------------------------------
 

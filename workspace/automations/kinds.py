@@ -64,6 +64,8 @@ class Checks(Protocol):
 
     def url(self, value: Any, where: str) -> str: ...
 
+    def address(self, value: Any, where: str) -> str: ...
+
     def seal(self, secret: str) -> str:
         """``secret`` encrypted under the server key (stored in the config, never shown)."""
         ...
@@ -113,6 +115,11 @@ class Step(Protocol):
     def today(self) -> dt.date: ...
 
     def unseal(self, sealed: str) -> str: ...
+
+    def send_email(self, to: str, subject: str, text: str) -> dict[str, Any]:
+        """Send through the workspace's mail server, with a Message-ID made from the step's
+        idempotency key (the same on every attempt)."""
+        ...
 
     def post_json(self, url: str, payload: Any, *, secret: str | None) -> dict[str, Any]:
         """POST ``payload`` as JSON to ``url`` (SSRF-checked, 10 s timeout, redirects only

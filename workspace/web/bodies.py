@@ -174,3 +174,12 @@ class DryRunIn(Body):
 
 class RunIdsIn(Body):
     runs: list[int]
+
+
+class MailIn(Body):
+    host: str
+    from_address: str
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password: str | UnsetType | None = UNSET
