@@ -32,6 +32,8 @@ from workspace.db import transaction
 from workspace.forms import forms, intake, tokens
 from workspace.jobs.worker import run_until_idle
 from workspace.plugins import make_plugin_manager
+from workspace.records.pages import record_timeline
+from workspace.schema import definitions
 from workspace.web.fields import field_value
 
 R = m.automation_runs
@@ -91,7 +93,9 @@ NURTURE_OFF = {
 # ---- the nurture scenario ----------------------------------------------------------------
 
 
-def test_a_lead_that_becomes_a_customer_leaves_nurture_by_automation(api, ws, leads, runtime):
+def test_a_lead_that_becomes_a_customer_leaves_nurture_by_automation(
+    api, ws, leads, runtime, access
+):
     auto = add(
         api,
         ws,
@@ -123,6 +127,10 @@ def test_a_lead_that_becomes_a_customer_leaves_nurture_by_automation(api, ws, le
     history = api.get(f"{leads['path']}/{ada['id']}/activity")["items"]
     by_automation = [h for h in history if h["source"] == "automation"]
     assert by_automation[0]["source_ref"] == f"automation:{auto['id']}"
+    assert by_automation[0]["source_name"] == "Stop nurture"
+    rt = definitions.open_type(runtime, access.principal, ws, leads["rt"]["id"])[1]
+    events = record_timeline.timeline(runtime, access, rt, ada["id"], {})["events"]
+    assert events[0].source == "by automation Stop nurture"
     assert {c["field"] for c in by_automation[0]["changes"]} == {"in_nurture", "note"}
     # The run shows on the record's own run log too.
     mine = api.get(f"{automations_path(ws)}/runs", record_type=leads["rt"]["id"], record=ada["id"])

@@ -55,6 +55,17 @@ def names_for_refs(runtime: Runtime, acc: Access, refs: set[str]) -> dict[str, s
         return {f"automation:{row.id}": row.name for row in conn.execute(query)}
 
 
+def with_names(runtime: Runtime, acc: Access, page: dict[str, Any]) -> dict[str, Any]:
+    """A page of activity whose entries made by an automation say which one
+    (``source_name``: "by automation <name>" in the API's words)."""
+    refs = {i["source_ref"] for i in page["items"] if i["source"] == "automation"}
+    known = names_for_refs(runtime, acc, {r for r in refs if r})
+    for item in page["items"]:
+        if item["source_ref"] in known:
+            item["source_name"] = known[item["source_ref"]]
+    return page
+
+
 def create(runtime: Runtime, acc: Access, body: Mapping[str, Any]) -> dict[str, Any]:
     acc.require("admin")
     _known_keys(body)
