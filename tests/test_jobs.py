@@ -5,6 +5,7 @@ SIGKILL mid-way; two at once on MariaDB) doing every job exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from litestar.testing import TestClient
 from sqlalchemy import func, select, update
 
 from tests.helpers import field, make_type, records_path
@@ -22,7 +25,9 @@ from tests.plugins import job_counter
 from tests.plugins.job_counter import effects
 from tests.workers import stop, wait_for, worker_process
 from workspace import models as m
+from workspace.app import create_app
 from workspace.boot import build_runtime
+from workspace.cli import cli
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.errors import Conflict
@@ -486,3 +491,27 @@ def test_registries_refuse_a_kind_twice(jobs):
     assert "test.count" in regs.kinds and "periodic:jobs.prune" in regs.kinds
     with pytest.raises(ValueError, match="twice"):
         regs.add_kind(regs.kinds["test.count"])
+
+
+def test_the_server_runs_jobs_with_its_embedded_worker(jobs, settings):
+    fast = dataclasses.replace(settings, worker_poll_ms=50)
+    job_id = add(jobs, "test.count")
+    with TestClient(create_app(fast, jobs, embedded_worker=True)):
+        wait_for(lambda: row(jobs, job_id)["state"] == "done", 30, "the embedded worker")
+    assert effects_of(jobs, job_id) == 1
+
+
+def test_the_command_runs_what_is_due_and_exits(jobs, settings, monkeypatch):
+    job_id = add(jobs, "test.count")
+    env = {
+        "WORKSPACE_DATABASE_URL": settings.database_url,
+        "WORKSPACE_DATA_DIR": str(settings.data_dir),
+        "WORKSPACE_PLUGIN_MODULES": "tests.plugins.job_counter",
+        "WORKSPACE_MIGRATE_ON_START": "false",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["worker", "--until-idle"])
+    assert result.exit_code == 0, result.output
+    assert "nothing more is due" in result.output
+    assert row(jobs, job_id)["state"] == "done"
