@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from workspace import models as m
 from workspace.access import workspaces
@@ -45,6 +45,21 @@ from workspace.types import record_types
 log = logging.getLogger(__name__)
 R, A, U, W = m.automation_runs, m.automations, m.users, m.workspaces
 LIVE = ("queued", "running", "waiting", "retrying")
+# Statements of every run, built once (building one costs more than running it on SQLite).
+LOAD = (
+    select(R, *(c.label(f"a_{c.name}") for c in A.c))
+    .join(A, A.c.id == R.c.automation_id)
+    .where(R.c.id == bindparam("run_id"))
+)
+MAKER = (
+    select(U.c.email, W.c.time_zone)
+    .select_from(U.join(W, W.c.id == bindparam("workspace")))
+    .where(U.c.id == bindparam("user"))
+)
+STARTED = select(func.count()).where(
+    R.c.workspace_id == bindparam("workspace"),
+    R.c.started_at >= bindparam("since", type_=R.c.started_at.type),
+)
 #: Definitions checked against the record type, per plugin manager, by automation id and
 #: version and the type's id and schema version: a check is a dozen lookups, and what it
 #: reads of this type cannot change without one of those changing. Kept a few minutes, so a
@@ -202,9 +217,7 @@ def _over_cap(runtime: Runtime, workspace_id: int, job: Job) -> bool:
     now = max(utcnow(), job.claimed_at)
     since = now - dt.timedelta(minutes=1)
     with transaction(runtime.control) as conn:
-        started = conn.execute(
-            select(func.count()).where(R.c.workspace_id == workspace_id, R.c.started_at >= since)
-        ).scalar_one()
+        started = conn.execute(STARTED, {"workspace": workspace_id, "since": since}).scalar_one()
     if started < cap:
         return False
     later = now + dt.timedelta(seconds=random.uniform(5, 60))
@@ -218,9 +231,8 @@ def _over_cap(runtime: Runtime, workspace_id: int, job: Job) -> bool:
 
 def _load(runtime: Runtime, run_id: int) -> tuple[Any, Any]:
     """The run and its automation, in one read (None, None when either is gone)."""
-    query = select(R, *(c.label(f"a_{c.name}") for c in A.c)).join(A, A.c.id == R.c.automation_id)
     with transaction(runtime.control) as conn:
-        row = conn.execute(query.where(R.c.id == run_id)).mappings().first()
+        row = conn.execute(LOAD, {"run_id": run_id}).mappings().first()
     if row is None:
         return None, None
     run = {c.name: row[c.name] for c in R.c}
@@ -232,12 +244,9 @@ def prepare(
 ) -> Prepared:
     """The maker's access as the automation (its chain extended by this run), the record
     type, and the definition checked against the type as it is now."""
+    params = {"user": automation["created_by"], "workspace": automation["workspace_id"]}
     with transaction(runtime.control) as conn:
-        row = conn.execute(
-            select(U.c.email, W.c.time_zone)
-            .select_from(U.join(W, W.c.id == automation["workspace_id"]))
-            .where(U.c.id == automation["created_by"])
-        ).first()
+        row = conn.execute(MAKER, params).first()
     if row is None:
         raise WorkspaceError("its maker's account is gone")
     links = tuple((int(a), int(r)) for a, r in chain or [])

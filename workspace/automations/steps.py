@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, update
+from sqlalchemy import Connection, bindparam, func, insert, update
 
 from workspace import activity
 from workspace import models as m
@@ -23,6 +23,19 @@ from workspace.jobs.kinds import Job
 from workspace.leases import LeaseLost
 
 R, S = m.automation_runs, m.automation_steps
+# Built once: statements of every step (building one costs more than running it on SQLite).
+LOG = insert(S)
+MOVE = (
+    update(R)
+    .where(R.c.id == bindparam("run_id"), R.c.step == bindparam("position"))
+    .values(
+        step=bindparam("following"),
+        state=bindparam("state"),
+        started_at=func.coalesce(R.c.started_at, bindparam("started", type_=R.c.started_at.type)),
+        finished_at=bindparam("finished", type_=R.c.finished_at.type),
+        error=None,
+    )
+)
 
 
 @dataclass
@@ -42,18 +55,19 @@ def log(
     conn: Connection, place: Place, state: str, output: Any = None, error: str | None = None
 ) -> None:
     conn.execute(
-        insert(S).values(
-            run_id=place.run_id,
-            position=place.position,
-            action=place.action,
-            attempt=place.job.attempts,
-            state=state,
-            input=activity.jsonable(place.input),
-            output=activity.jsonable(output),
-            error=error,
-            started_at=place.started,
-            finished_at=utcnow(),
-        )
+        LOG,
+        {
+            "run_id": place.run_id,
+            "position": place.position,
+            "action": place.action,
+            "attempt": place.job.attempts,
+            "state": state,
+            "input": activity.jsonable(place.input),
+            "output": activity.jsonable(output),
+            "error": error,
+            "started_at": place.started,
+            "finished_at": utcnow(),
+        },
     )
 
 
@@ -65,17 +79,15 @@ def done(conn: Connection, place: Place, output: Any, *, ends: str | None = None
     last = following >= place.total or ends == "stopped"
     if last and ends == "waiting":
         ends = None  # nothing comes after the wait
-    values: dict[str, Any] = {
-        "step": following,
+    params = {
+        "run_id": place.run_id,
+        "position": place.position,
+        "following": following,
         "state": ends or ("done" if last else "running"),
-        "started_at": func.coalesce(R.c.started_at, place.started),
-        "error": None,
+        "started": place.started,
+        "finished": utcnow() if last else None,
     }
-    if last:
-        values["finished_at"] = utcnow()
-    moved = conn.execute(
-        update(R).where(R.c.id == place.run_id, R.c.step == place.position).values(values)
-    ).rowcount
+    moved = conn.execute(MOVE, params).rowcount
     if moved != 1:
         raise LeaseLost(f"run {place.run_id} moved past step {place.position} elsewhere")
     if last:

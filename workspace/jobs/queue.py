@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
@@ -44,6 +44,13 @@ from workspace.jobs.kinds import Job
 from workspace.leases import LeaseLost
 
 J = m.jobs
+INSERT = insert(J)
+#: The job, while this worker holds it.
+HELD = update(J).where(
+    J.c.id == bindparam("job_id"),
+    J.c.lease_token == bindparam("token"),
+    J.c.state == "running",
+)
 STATES = ("queued", "running", "done", "failed", "dead", "cancelled")
 #: States a job can still run from: its key is taken while it is in one of these.
 UNFINISHED = ("queued", "running", "failed")
@@ -88,10 +95,10 @@ def enqueue(
         "created_at": now,
     }
     if key is None:
-        return inserted_id(conn.execute(insert(J).values(row)))
+        return inserted_id(conn.execute(INSERT, row))
     try:
         with conn.begin_nested():
-            return inserted_id(conn.execute(insert(J).values(row)))
+            return inserted_id(conn.execute(INSERT, row))
     except IntegrityError:
         return None
 
@@ -146,11 +153,8 @@ def progress(
 
 
 def _mine(conn: Connection, job: Job, ends: str | None, **values: Any) -> None:
-    done = conn.execute(
-        update(J)
-        .where(J.c.id == job.id, J.c.lease_token == job.lease_token, J.c.state == "running")
-        .values(**values)
-    ).rowcount
+    params = {"job_id": job.id, "token": job.lease_token}
+    done = conn.execute(HELD.values(**values), params).rowcount
     if done != 1:
         raise LeaseLost(f"job {job.id} is no longer held by this worker")
     if ends is not None:
