@@ -11,15 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.helpers import Api, field, make_type, records_path
 from tests.web import csrf
 from workspace import activity
+from workspace import models as m
 from workspace.access import workspaces
 from workspace.boot import build_runtime
+from workspace.db import transaction
 from workspace.errors import ValidationFailed
 from workspace.forms import edits, forms, intake, tokens
+from workspace.forms import hooks as form_hooks
 from workspace.forms import submissions as form_submissions
+from workspace.jobs.worker import run_until_idle
 from workspace.principal import Principal
 from workspace.web.fields import field_value
 
@@ -589,3 +594,20 @@ def test_a_post_is_on_file_before_anything_can_go_wrong(
     [sub] = stored(runtime, access, shop["form"])
     assert sub["outcome"] == "received" and sub["payload"]["email"] == "bo@example.org"
     assert "_csrf_token" not in sub["payload"] and "_form_token" not in sub["payload"]
+
+
+def test_a_post_nobody_finishes_is_marked_failed_by_the_workers_periodic_pass(
+    runtime, access, shop
+):
+    form = forms.by_slug(runtime, shop["slug"])
+    stale, _ = form_submissions.store_received(runtime, form.id, "submit", "x", {"name": "Bo"})
+    fresh, _ = form_submissions.store_received(runtime, form.id, "submit", "x", {"name": "Cy"})
+    long_ago = dt.datetime.now(dt.UTC) - form_submissions.STALE_AFTER - dt.timedelta(minutes=1)
+    with transaction(runtime.control, write=True) as conn:
+        S = m.form_submissions
+        conn.execute(update(S).where(S.c.id == stale).values(received_at=long_ago))
+    # The pass is the job queue's periodic task: whichever worker's turn it is runs it.
+    run_until_idle(runtime, now=dt.datetime.now(dt.UTC) + form_hooks.EVERY)
+    outcomes = {s["id"]: (s["outcome"], s["reason"]) for s in stored(runtime, access, shop["form"])}
+    assert outcomes[stale] == ("failed", form_submissions.INTERRUPTED)
+    assert outcomes[fresh] == ("received", None)  # it may still be being taken

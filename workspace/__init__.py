@@ -15,6 +15,15 @@ from storage_backends import (
     is_name,
     storage_errors,
 )
+from workspace.automations.kinds import (
+    Action,
+    Checks,
+    RecordGone,
+    Step,
+    StepFailed,
+    StepRefused,
+    Trigger,
+)
 from workspace.errors import ValidationFailed
 from workspace.events import (
     Event,
@@ -27,7 +36,9 @@ from workspace.events import (
 )
 from workspace.hookspecs import hookimpl
 from workspace.identity import InvalidEmail, account_email
+from workspace.jobs.kinds import Job, JobKind, PeriodicTask, exponential
 from workspace.matching import DedupeRule, RuleContext, Score
+from workspace.outbox import OutboxEvent
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,
@@ -46,6 +57,8 @@ from workspace.schema.fields import (
 )
 
 __all__ = [
+    "Action",
+    "Checks",
     "ConfigContext",
     "DedupeRule",
     "Event",
@@ -54,20 +67,29 @@ __all__ = [
     "FieldError",
     "FieldType",
     "InvalidEmail",
+    "Job",
+    "JobKind",
     "Lookup",
     "ObjectInfo",
     "ObjectNotFound",
+    "OutboxEvent",
+    "PeriodicTask",
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
+    "RecordGone",
     "RecordRestored",
     "RecordTypeChanged",
     "RecordUpdated",
     "RuleContext",
     "Score",
+    "Step",
+    "StepFailed",
+    "StepRefused",
     "StorageBackend",
     "StorageError",
     "TextLike",
+    "Trigger",
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",
@@ -77,6 +99,7 @@ __all__ = [
     "compare",
     "exact_string",
     "explain_error",
+    "exponential",
     "fold",
     "hookimpl",
     "is_name",

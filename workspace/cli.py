@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
+import threading
 
 import click
 
@@ -15,6 +18,7 @@ from workspace.dedupe import queue as duplicates
 from workspace.errors import WorkspaceError
 from workspace.files import files
 from workspace.forms import submissions as form_submissions
+from workspace.jobs import worker as jobs_worker
 from workspace.plugin_calls import call_each
 from workspace.plugins import make_plugin_manager
 from workspace.principal import Principal
@@ -83,6 +87,41 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         http=guard,  # type: ignore[arg-type]  # uvicorn calls it as a factory, like a class
         timeout_keep_alive=settings.keep_alive_timeout,
     )
+
+
+@cli.command()
+@click.option("--threads", type=int, help="Job threads (default WORKSPACE_WORKER_THREADS).")
+@click.option("--until-idle", is_flag=True, help="Run what is due now, then exit.")
+def worker(threads: int | None, until_idle: bool) -> None:
+    """Run background jobs: automations, periodic tasks, the event outbox. Any number of
+    workers may run against one database; SIGTERM stops one gracefully (running jobs end,
+    jobs it claimed but had not started go back to the queue)."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime(settings)
+    try:
+        if settings.migrate_on_start:
+            migrations.upgrade(runtime.control)
+        if until_idle:
+            click.echo(f"ran {jobs_worker.run_until_idle(runtime)} jobs; nothing more is due")
+            return
+        _work(runtime, threads)
+    finally:
+        runtime.close()
+
+
+def _work(runtime: Runtime, threads: int | None) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    running = jobs_worker.Worker(runtime, threads=threads)
+    running.start()
+    click.echo(f"worker running with {running.threads} threads (pid {os.getpid()})")
+    while not stop.wait(1.0):
+        pass
+    click.echo("stopping: waiting for running jobs to end")
+    running.stop()
+    click.echo("worker stopped")
 
 
 @cli.command()
@@ -196,8 +235,8 @@ def forms_group() -> None:
 @forms_group.command("recover")
 def forms_recover() -> None:
     """Mark failed the submissions no process is taking any more: still being processed ten
-    minutes after they came in (the server stopped or lost its database). Every server start
-    does this too; run it from cron where servers run for weeks."""
+    minutes after they came in (the server stopped or lost its database). A worker does this
+    every five minutes and every server start too; this is for doing it now."""
     runtime = _runtime()
     try:
         marked = form_submissions.recover(runtime)

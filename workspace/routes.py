@@ -15,6 +15,7 @@ from workspace.access.api.accounts import AccountController as AccountApi
 from workspace.access.api.workspaces import MemberController, WorkspaceController
 from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
+from workspace.automations.api import AutomationController, HookController
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
@@ -38,6 +39,7 @@ from workspace.types.pages.adopt import AdoptPages
 from workspace.types.pages.designer import DesignerPages
 from workspace.web.api_deps import DEPENDENCIES as API_DEPENDENCIES
 from workspace.web.bearer import BearerTokenMiddleware
+from workspace.web.deps import RUNTIME
 from workspace.web.errors import API_EXCEPTION_HANDLERS
 from workspace.web.idempotency import IdempotencyMiddleware
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
@@ -73,6 +75,7 @@ def api_router() -> Router:
             StorageController,
             DatabaseController,
             AdoptController,
+            AutomationController,
         ],
         dependencies=API_DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
@@ -82,6 +85,16 @@ def api_router() -> Router:
             DefineMiddleware(ApiRateLimit, by="token"),
             IdempotencyMiddleware,
         ],
+    )
+
+
+def hook_router() -> Router:
+    """Addresses outside callers post to without a token (their secret is in the path)."""
+    return Router(
+        path=PREFIX,
+        route_handlers=[HookController],
+        dependencies={"runtime": RUNTIME},
+        exception_handlers=API_EXCEPTION_HANDLERS,
     )
 
 

@@ -27,9 +27,11 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
+from workspace import outbox
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import BadRequest, NotFound, Unavailable
+from workspace.forms import forms
 from workspace.principal import Access
 from workspace.runtime import Runtime
 
@@ -145,7 +147,9 @@ def decide_within(
     record_id: int | None = None,
     reason: str | None = None,
 ) -> bool:
-    """:func:`decide` in the caller's transaction (the one writing the record)."""
+    """:func:`decide` in the caller's transaction (the one writing the record), with its
+    ``form.submitted`` event in the outbox; none for ``failed``: the post was not taken
+    (its resend will be)."""
     assert outcome in OUTCOMES
     values = {
         "outcome": outcome,
@@ -154,7 +158,11 @@ def decide_within(
         "decided_at": utcnow(),
     }
     still = (S.c.id == submission_id) & (S.c.outcome == "received")
-    return bool(conn.execute(update(S).where(still).values(values)).rowcount)
+    if not conn.execute(update(S).where(still).values(values)).rowcount:
+        return False
+    if outcome != "failed":
+        outbox.write(conn, [_submitted(conn, submission_id, outcome, record_id)])
+    return True
 
 
 class GivenUp(Unavailable):
@@ -167,12 +175,36 @@ class GivenUp(Unavailable):
 
 def recover(runtime: Runtime, *, now: dt.datetime | None = None) -> int:
     """Mark ``failed`` every submission still ``received`` :data:`STALE_AFTER` after it
-    came in; returns how many. Run at every start and by ``workspace forms recover``."""
+    came in; returns how many. Run by the job queue every few minutes (``forms.hooks``), at
+    every start, and by ``workspace forms recover``."""
     now = now or utcnow()
     stale = (S.c.outcome == "received") & (S.c.received_at < now - STALE_AFTER)
     values = {"outcome": "failed", "reason": INTERRUPTED, "decided_at": now}
     with transaction(runtime.control, write=True) as conn:
         return int(conn.execute(update(S).where(stale).values(values)).rowcount)
+
+
+def _submitted(
+    conn: Connection, submission_id: int, outcome: str, record_id: int | None
+) -> outbox.OutboxEvent:
+    """The ``form.submitted`` event of a decided submission, made by the form as the activity
+    of its record is (its maker, source "form")."""
+    form = conn.execute(
+        select(F.c.id, F.c.workspace_id, F.c.record_type_id, F.c.created_by, S.c.kind)
+        .join(S, S.c.form_id == F.c.id)
+        .where(S.c.id == submission_id)
+    ).one()
+    data = {"form_id": form.id, "submission_id": submission_id, "outcome": outcome}
+    return outbox.OutboxEvent(
+        workspace_id=form.workspace_id,
+        kind="form.submitted",
+        record_type_id=form.record_type_id,
+        record_id=record_id,
+        actor_user_id=form.created_by,
+        source="form",
+        source_ref=forms.source_ref(form.id),
+        data={**data, "kind": form.kind},
+    )
 
 
 def recent_count(runtime: Runtime, hashed_ip: str) -> int:
