@@ -34,7 +34,7 @@ from workspace.events import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import file_values, match_keys, tombstones
+from workspace.records import file_values, match_keys, ownership, tombstones
 from workspace.records import items as record_items
 from workspace.records.write_items import Item, Outcome
 from workspace.records.writes import write_batch
@@ -404,6 +404,9 @@ def _set_deleted(
 ) -> None:
     with gate.record_writes(runtime, acc.workspace_id) as tx:
         rt = definitions.current_def(runtime, tx.control, rt)
+        retired = ownership.retired_error(rt)
+        if retired is not None:
+            raise retired
         row = _lock_for_deletion(tx.data, rt, record_id, deleted=deleted, version=version)
         try:
             with tx.data.begin_nested():
