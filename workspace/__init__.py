@@ -28,6 +28,25 @@ from workspace.events import (
 from workspace.hookspecs import hookimpl
 from workspace.identity import InvalidEmail, account_email
 from workspace.matching import DedupeRule, RuleContext, Score
+from workspace.remote import (
+    Change,
+    Connector,
+    Credential,
+    CredentialsRejected,
+    Page,
+    PushResult,
+    RateLimited,
+    RemoteError,
+    RemoteObject,
+    RemoteProperty,
+    RemoteRow,
+    RemoteUnavailable,
+    Watermark,
+    WebhookHit,
+    WebhookRefused,
+    WebhookRequest,
+)
+from workspace.remote_http import Api, json_of
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,
@@ -46,7 +65,12 @@ from workspace.schema.fields import (
 )
 
 __all__ = [
+    "Api",
+    "Change",
     "ConfigContext",
+    "Connector",
+    "Credential",
+    "CredentialsRejected",
     "DedupeRule",
     "Event",
     "ExactDecimal",
@@ -57,12 +81,20 @@ __all__ = [
     "Lookup",
     "ObjectInfo",
     "ObjectNotFound",
+    "Page",
+    "PushResult",
+    "RateLimited",
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
     "RecordRestored",
     "RecordTypeChanged",
     "RecordUpdated",
+    "RemoteError",
+    "RemoteObject",
+    "RemoteProperty",
+    "RemoteRow",
+    "RemoteUnavailable",
     "RuleContext",
     "Score",
     "StorageBackend",
@@ -71,6 +103,10 @@ __all__ = [
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",
+    "Watermark",
+    "WebhookHit",
+    "WebhookRefused",
+    "WebhookRequest",
     "account_email",
     "check_name",
     "check_prefix",
@@ -80,6 +116,7 @@ __all__ = [
     "fold",
     "hookimpl",
     "is_name",
+    "json_of",
     "like_filter",
     "list_operand",
     "long_text",

@@ -112,6 +112,10 @@ class Settings:
     """Seconds one statement on a customer-owned data database may take before its request
     fails with 503: a database that crawls must not hold request threads for minutes."""
 
+    connector_timeout: int = 10
+    """Seconds a request to a connected SaaS tool may take to connect, and to send or read
+    each part of its answer, before it counts as timed out (and is retried with backoff)."""
+
     allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
