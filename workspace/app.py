@@ -20,7 +20,7 @@ from workspace.access import workspaces
 from workspace.boot import build_runtime
 from workspace.databases import moves
 from workspace.plugin_calls import call_each
-from workspace.routes import PREFIX, api_router, page_routers
+from workspace.routes import PREFIX, api_router, hook_router, page_routers
 from workspace.runtime import Runtime
 from workspace.settings import Settings
 from workspace.storage import migration
@@ -62,7 +62,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
         finally:
             runtime.close()
 
-    handlers: list[ControllerRouterHandler] = [healthz, api_router(), *page_routers()]
+    handlers: list[ControllerRouterHandler] = [
+        healthz,
+        api_router(),
+        hook_router(),
+        *page_routers(),
+    ]
     for _name, extra in call_each(runtime.pm.hook.register_routes, runtime=runtime):
         handlers.extend(extra or [])
     config = AppConfig(
@@ -79,8 +84,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
             cookie_name="ws_csrf",
             cookie_samesite="strict",
             header_name="x-csrftoken",
-            # API calls carry a Bearer token, not a cookie: nothing to forge there.
-            exclude=["/api/"],
+            # API calls carry a Bearer token, not a cookie: nothing to forge there. Vendor
+            # webhooks carry no cookie either; their address and signature are the check.
+            exclude=["/api/", "/hooks/"],
         ),
         openapi_config=OpenAPIConfig(
             title="Workspace server API",

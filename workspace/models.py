@@ -746,6 +746,9 @@ external_ids = Table(
     # The remote values as last pulled or pushed, by property: a remote change since then
     # is told from a workspace change, so neither silently overwrites the other.
     Column("remote_values", JSON, nullable=False, default=dict),
+    # The workspace's values of the pushed properties at the same moment (as the tool takes
+    # them): a push sends what changed in the workspace since, not every difference.
+    Column("workspace_values", JSON, nullable=False, default=dict),
     Column("linked_at", UtcDateTime, nullable=False),
     Column("synced_at", UtcDateTime, nullable=False),
     # Set when the row was deleted in the tool; the record and its context stay.

@@ -15,6 +15,10 @@ from workspace.access.api.accounts import AccountController as AccountApi
 from workspace.access.api.workspaces import MemberController, WorkspaceController
 from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
+from workspace.connectors.api.connections import ConnectionController
+from workspace.connectors.api.hooks import HookController
+from workspace.connectors.pages.connections import ConnectionPages
+from workspace.connectors.pages.objects import ObjectPages
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
@@ -72,10 +76,23 @@ def api_router() -> Router:
             StorageController,
             DatabaseController,
             AdoptController,
+            ConnectionController,
         ],
         dependencies=API_DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
         middleware=[DefineMiddleware(BearerTokenMiddleware), IdempotencyMiddleware],
+    )
+
+
+def hook_router() -> Router:
+    """Vendor webhooks: no session, no Bearer token, no CSRF token (app.py exempts /hooks/);
+    the address's token finds the connection and the connector checks the signature."""
+    return Router(
+        path="/",
+        route_handlers=[HookController],
+        dependencies=API_DEPENDENCIES,
+        exception_handlers=API_EXCEPTION_HANDLERS,
+        include_in_schema=False,
     )
 
 
@@ -105,6 +122,8 @@ def page_routers() -> list[Router]:
             DatabasePages,
             DatabaseMovePages,
             AdoptPages,
+            ConnectionPages,
+            ObjectPages,
         ],
         dependencies=PAGE_DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],

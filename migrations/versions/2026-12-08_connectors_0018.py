@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("record_id", sa.BigInteger(), nullable=False),
         sa.Column("origin_record_id", sa.BigInteger(), nullable=False),
         sa.Column("remote_values", sa.JSON(), nullable=False),
+        sa.Column("workspace_values", sa.JSON(), nullable=False),
         sa.Column("linked_at", UtcDateTime(), nullable=False),
         sa.Column("synced_at", UtcDateTime(), nullable=False),
         sa.Column("deleted_at", UtcDateTime(), nullable=True),

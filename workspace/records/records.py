@@ -324,6 +324,24 @@ def create_from_texts(
     return outcomes
 
 
+def write_built(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    build: Callable[[RecordTypeDef, Tx], list[Item]],
+    *,
+    override: match_keys.Override | None,
+    after: Callable[[Tx, list[Outcome]], None],
+) -> list[Outcome]:
+    """Write items that ``build`` makes inside the write transaction (a connector's page:
+    which record a remote row is, is looked up there, so the answer holds until commit),
+    each on its own like an import's rows; ``after`` records the outcomes in the same
+    transaction. ``build`` runs again if the transaction is retried."""
+    acc.require("member")
+    outcomes, _ = _run(runtime, acc, rt, build, atomic=False, override=override, after=after)
+    return outcomes
+
+
 def _single(
     runtime: Runtime,
     acc: Access,
