@@ -17,8 +17,10 @@ from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
 from workspace.connectors.api.connections import ConnectionController
 from workspace.connectors.api.hooks import HookController
+from workspace.connectors.api.ownership import OwnershipController
 from workspace.connectors.pages.connections import ConnectionPages
 from workspace.connectors.pages.objects import ObjectPages
+from workspace.connectors.pages.ownership import OwnershipPages
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
@@ -77,6 +79,7 @@ def api_router() -> Router:
             DatabaseController,
             AdoptController,
             ConnectionController,
+            OwnershipController,
         ],
         dependencies=API_DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
@@ -124,6 +127,7 @@ def page_routers() -> list[Router]:
             AdoptPages,
             ConnectionPages,
             ObjectPages,
+            OwnershipPages,
         ],
         dependencies=PAGE_DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],
