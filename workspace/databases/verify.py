@@ -221,7 +221,10 @@ def _settle_rows(
 
 
 def _record(control: Engine, move_id: int, found: list[TableCheck]) -> None:
-    """Write what verification found per table into ``data_move_tables``."""
+    """Write what verification found per table into ``data_move_tables``. The rows the
+    target holds are what counts as copied from then on: rows written during the move were
+    copied by the walk and the frozen step, not by the first copy, and the figures an admin
+    sees must agree with what was verified."""
     with transaction(control, write=True) as conn:
         for result in found:
             conn.execute(
@@ -231,6 +234,7 @@ def _record(control: Engine, move_id: int, found: list[TableCheck]) -> None:
                     state="mismatch" if result.mismatch else "verified",
                     source_rows=result.source_rows,
                     target_rows=result.target_rows,
+                    copied_rows=result.target_rows,
                     checksum=result.checksum,
                     mismatch=result.mismatch,
                 )

@@ -101,12 +101,13 @@ class DedupeController(Controller):
         record_type_id: int,
         status: str = "open",
         limit: int = 50,
-        before: int | None = None,
+        after: str | None = None,
     ) -> dict[str, Any]:
         """The review queue: possible duplicates, best score first, with both records, the
-        reasons and the fields that differ."""
+        reasons and the fields that differ. Pass a page's ``next_after`` as ``after`` for the
+        next page (keyset paging in the order shown: every pair exactly once)."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
-        return duplicates.list_pairs(runtime, acc, rt, status=status, limit=limit, before=before)
+        return duplicates.list_pairs(runtime, acc, rt, status=status, limit=limit, after=after)
 
     @post("/duplicates/{pair_id:int}/decision", sync_to_thread=True, status_code=200)
     def decide(

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Double, and_, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
+from workspace.dedupe import pair_cursor
 from workspace.errors import NotFound, ValidationFailed
 from workspace.matching import RuleContext
 from workspace.principal import Access
@@ -46,21 +47,33 @@ def list_pairs(
     *,
     status: str = "open",
     limit: int = 50,
-    before: int | None = None,
+    after: str | None = None,
 ) -> dict[str, Any]:
-    """Pairs best-scored first, each with both records and the fields that differ."""
+    """Pairs best-scored first, each with both records and the fields that differ.
+
+    Pages follow the order shown, (score, id) both descending, from the ``next_after``
+    cursor of the page before: every pair comes exactly once, also while others are added
+    or decided meanwhile (a pair added above the cursor waits for the next pass).
+    """
     if status not in STATUSES:
         raise ValidationFailed.single("status", f"must be one of {', '.join(STATUSES)}")
     if not 1 <= limit <= 200:
         raise ValidationFailed.single("limit", "must be between 1 and 200")
+    # The score is a single-precision FLOAT on MySQL, which the server prints rounded to six
+    # digits: read as a double it is exact, so the next page's comparison finds it again.
+    exact_score = cast(PAIRS.c.score, Double).label("score")
+    columns = [c for c in PAIRS.c if c.key != "score"]
     query = (
-        select(PAIRS)
+        select(*columns, exact_score)
         .where(PAIRS.c.record_type_id == rt.id, PAIRS.c.status == status)
         .order_by(PAIRS.c.score.desc(), PAIRS.c.id.desc())
         .limit(limit + 1)
     )
-    if before is not None:
-        query = query.where(PAIRS.c.id < before)
+    if after is not None:
+        score, pair_id = pair_cursor.decode(after)
+        query = query.where(
+            or_(PAIRS.c.score < score, and_(PAIRS.c.score == score, PAIRS.c.id < pair_id))
+        )
     with transaction(runtime.control) as conn:
         rows = conn.execute(query).mappings().all()
     more, rows = len(rows) > limit, rows[:limit]
@@ -69,7 +82,11 @@ def list_pairs(
         found = conn.execute(select(rt.table).where(rt.table.c.id.in_(ids))).mappings().all()
         by_id = {r["id"]: r for r in load_records(conn, rt, found)}
     items = [_public(rt, row, by_id) for row in rows]
-    return {"items": items, "next_before": rows[-1]["id"] if more and rows else None}
+    last = rows[-1] if more and rows else None
+    return {
+        "items": items,
+        "next_after": pair_cursor.encode(last["score"], last["id"]) if last else None,
+    }
 
 
 def _public(rt: RecordTypeDef, row: Any, by_id: dict[int, dict[str, Any]]) -> dict[str, Any]:

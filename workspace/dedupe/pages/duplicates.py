@@ -56,7 +56,7 @@ class DuplicatePages(MergeScreens, Controller):
         self,
         screen: ScreenDep,
         status: str | None = None,
-        before: int | None = None,
+        after: str | None = None,
         rule: str | None = None,
         done: str | None = None,
         compared: int | None = None,
@@ -65,7 +65,7 @@ class DuplicatePages(MergeScreens, Controller):
         """``rule`` picks the rule of the add form without JavaScript; ``done``, ``compared``
         and ``queued`` say what the form post that redirected here did."""
         acc, rt = screen.open()
-        state: dict[str, Any] = {"status": queue.status_of(status), "before": before}
+        state: dict[str, Any] = {"status": queue.status_of(status), "after": after}
         if rule is not None:
             state["add"] = {"rule": rule}
         notice = NOTICES.get(done or "")

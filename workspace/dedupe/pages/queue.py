@@ -50,10 +50,10 @@ def status_of(value: str | None) -> str:
 
 
 def queue(
-    runtime: Runtime, acc: Access, rt: RecordTypeDef, status: str, before: int | None
+    runtime: Runtime, acc: Access, rt: RecordTypeDef, status: str, after: str | None
 ) -> dict[str, Any]:
     """One page of the queue in ``status``, ready for ``duplicates/_queue.html``."""
-    page = duplicates.list_pairs(runtime, acc, rt, status=status, limit=PAGE, before=before)
+    page = duplicates.list_pairs(runtime, acc, rt, status=status, limit=PAGE, after=after)
     shown = [r for p in page["items"] for r in (p["a"], p["b"]) if r is not None]
     rule_labels = {n: runtime.dedupe_rules.get(n).label for n in runtime.dedupe_rules.names()}
     pairs = [pair_view(rt, p, rule_labels) for p in page["items"]]
@@ -64,8 +64,8 @@ def queue(
         "status": status,
         "statuses": STATUSES,
         "pairs": pairs,
-        "next_before": page["next_before"],
-        "before": before,
+        "next_after": page["next_after"],
+        "after": after,
         "refs": refs_for(runtime, acc, rt, shown),
     }
 

@@ -69,7 +69,7 @@ class Screen:
             "oob": False,
             **rules_state(self.runtime, acc, rt, state.pop("add", None), state.pop("edits", {})),
             **queue.queue(
-                self.runtime, acc, rt, state.pop("status", "open"), state.pop("before", None)
+                self.runtime, acc, rt, state.pop("status", "open"), state.pop("after", None)
             ),
         }
         context.update(state)
