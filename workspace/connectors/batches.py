@@ -103,20 +103,28 @@ def connector_access(runtime: Runtime, row: Any) -> Access:
 
 
 def write_page(
-    sync: Sync, mapping: MappingDef, rt: RecordTypeDef, pulled: list[Pulled], cursor: Any
+    sync: Sync,
+    mapping: MappingDef,
+    rt: RecordTypeDef,
+    pulled: list[Pulled],
+    cursor: Any,
+    progress: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Write one page; ``cursor`` (None: leave it) moves in the same transaction. Returns
-    the rows counted by outcome."""
+    """Write one page; ``cursor`` (None: leave it) and the run's ``progress`` are written in
+    the same transaction. Returns the rows counted by outcome."""
     plan = _Plan([])
+    used = rt
 
     def build(rt: RecordTypeDef, tx: Tx) -> list[Item]:
-        nonlocal plan
-        plan = _plan(sync, mapping, rt, pulled, tx)
+        nonlocal plan, used
+        plan, used = _plan(sync, mapping, rt, pulled, tx), rt
         return plan.items
 
     def after(tx: Tx, outcomes: list[Outcome]) -> None:
         _settle(plan, outcomes)
-        _record(sync, mapping, rt, pulled, plan, tx, cursor)
+        _record(sync, mapping, used, pulled, plan, tx, cursor)
+        if progress is not None:
+            runs.progress(tx.control, sync.run_id, progress)
 
     owned = frozenset(
         f.key

@@ -126,13 +126,11 @@ def _pull(sync: Sync, connector: Connector, api: Api, mapping: mappings.MappingD
     pages = rows = 0
     progress = {"object": mapping.remote_object, "full": mapping.cursor is None}
     for page in connector.pull(api, mapping.remote_object, mapping.cursor):
-        rt = definitions.get_type(sync.runtime, acc, rt.id)
-        write_page(sync, mapping, rt, [Pulled(r) for r in page.rows], page.cursor)
         pages, rows = pages + 1, rows + len(page.rows)
-        with transaction(sync.runtime.control, write=True) as conn:
-            runs.progress(
-                conn, sync.run_id, {**progress, "pages": pages, "rows": rows, **api.waits.public()}
-            )
+        done = {**progress, "pages": pages, "rows": rows, **api.waits.public()}
+        # A changed definition is picked up by the records service inside the page's
+        # transaction; the progress commits with the page.
+        write_page(sync, mapping, rt, [Pulled(r) for r in page.rows], page.cursor, done)
 
 
 def _run_for(runtime: Runtime, row: Any, trigger: str, by: int | None) -> int:

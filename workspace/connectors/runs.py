@@ -40,9 +40,12 @@ PAYLOAD_BYTES = 64 * 1024
 
 
 def capped(payload: Any) -> Any:
-    """The payload as kept: as it came when small, otherwise its first bytes as text and
-    its size (a 1 MB field value is a reason to refuse, not to store)."""
+    """The payload as kept: as it came when small (it is JSON already: a vendor's answer or
+    a webhook's body), otherwise its first bytes as text and its size (a 1 MB field value
+    is a reason to refuse, not to store)."""
     text = json.dumps(payload, default=str, ensure_ascii=False)
+    if len(text) <= PAYLOAD_BYTES // 4:  # small whatever its characters
+        return payload
     size = len(text.encode())
     if size <= PAYLOAD_BYTES:
         return json.loads(text)
