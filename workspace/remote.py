@@ -18,12 +18,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from workspace.registry import Registry
+from workspace.remote_http import (
+    Api,
+    CredentialsRejected,
+    RateLimited,
+    RemoteError,
+    RemoteUnavailable,
+    WebhookRefused,
+)
 
-if TYPE_CHECKING:
-    from workspace.remote_http import Api
+__all__ = [
+    "Api",
+    "Change",
+    "Connector",
+    "ConnectorRegistry",
+    "Credential",
+    "CredentialsRejected",
+    "Page",
+    "PushResult",
+    "RateLimited",
+    "RemoteError",
+    "RemoteObject",
+    "RemoteProperty",
+    "RemoteRow",
+    "RemoteUnavailable",
+    "Watermark",
+    "WebhookHit",
+    "WebhookRefused",
+    "WebhookRequest",
+]
 
 
 # ---- what a connector describes ------------------------------------------------------
@@ -171,39 +197,6 @@ class Watermark:
         if len(self.seen) > self.MAX_SEEN:
             return {"since": self.since, "done": self.offset}
         return {"since": self.since, "seen": sorted(self.seen)}
-
-
-# ---- errors --------------------------------------------------------------------------
-
-
-class RemoteError(Exception):
-    """The tool refused a request or could not be reached; ``step`` names what was being
-    done ("listing contacts") for the connection page."""
-
-    def __init__(self, message: str, *, step: str = "", status: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.step = step
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.step}: {self.message}" if self.step else self.message
-
-
-class CredentialsRejected(RemoteError):
-    """401: nothing more is tried until an admin saves working credentials."""
-
-
-class RemoteUnavailable(RemoteError):
-    """Server errors or timeouts that retries with backoff did not get past."""
-
-
-class RateLimited(RemoteError):
-    """The tool asked to wait longer than a sync waits; the next pull carries on."""
-
-
-class WebhookRefused(Exception):
-    """A webhook whose signature (or timestamp, or secret) does not check out: 401."""
 
 
 # ---- the extension point -------------------------------------------------------------

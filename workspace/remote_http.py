@@ -25,20 +25,55 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from workspace import outbound
 from workspace.clock import utcnow
 from workspace.net import HostRefused
-from workspace.remote import (
-    Connector,
-    CredentialsRejected,
-    RateLimited,
-    RemoteError,
-    RemoteUnavailable,
-)
+
+
+class RemoteError(Exception):
+    """The tool refused a request or could not be reached; ``step`` names what was being
+    done ("listing contacts") for the connection page."""
+
+    def __init__(self, message: str, *, step: str = "", status: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.message}" if self.step else self.message
+
+
+class CredentialsRejected(RemoteError):
+    """401: nothing more is tried until an admin saves working credentials."""
+
+
+class RemoteUnavailable(RemoteError):
+    """Server errors or timeouts that retries with backoff did not get past."""
+
+
+class RateLimited(RemoteError):
+    """The tool asked to wait longer than a sync waits; the next pull carries on."""
+
+
+class WebhookRefused(Exception):
+    """A webhook whose signature (or timestamp, or secret) does not check out: 401."""
+
+
+class Speaker(Protocol):
+    """What the API needs of a connector (``workspace.remote.Connector``): how the tool
+    authenticates, words its errors, and asks for a retry."""
+
+    def headers(self, config: Mapping[str, str]) -> dict[str, str]: ...
+
+    def error_message(self, status: int, body: Any) -> str: ...
+
+    def retry_later(self, status: int, body: Any) -> bool: ...
+
 
 #: Tries of one request that fails with a server error or a timeout.
 ATTEMPTS = 5
@@ -72,7 +107,7 @@ class Waits:
 class Api:
     """One connection's API: ``request`` with the behaviour described above."""
 
-    connector: Connector
+    connector: Speaker
     base_url: str
     config: Mapping[str, str]
     client: httpx.Client
