@@ -1,14 +1,23 @@
 """Upload and download throughput of each storage backend over loopback, and the peak memory
-of this process (the server's side of a transfer) while it runs.
+of this process (the server's side of a transfer) while it runs; for FTP servers also the
+time of many small-file operations with kept connections against a login per operation.
 
     .venv/bin/python bench/storage_throughput.py                 # 10 MB and 100 MB files
     .venv/bin/python bench/storage_throughput.py --sizes 100,1000 --backends s3
+    .venv/bin/python bench/storage_throughput.py --backends ftp,vsftpd,vsftpds --small 50
 
 It starts its own servers, each in its own process so their memory is not counted: moto's S3
-server (``python -m moto.server``) and pyftpdlib, on free loopback ports, with a temporary
-folder each; the local backend writes to a temporary folder too. Payloads are generated and
-hashed chunk by chunk (64 KiB, the size of a web upload's reads) and every download is
-checked against the upload's sha256.
+server (``python -m moto.server``), pyftpdlib (``ftp``, ``ftps`` with TLS) and Debian's vsftpd
+(``vsftpd``, ``vsftpds`` with TLS: as root, with the package installed), on free loopback
+ports, with a temporary folder each; the FTP servers are the test suite's
+(tests/storage_servers.py). The local backend writes to a temporary folder too. Payloads are
+generated and hashed chunk by chunk (64 KiB, the size of a web upload's reads) and every
+download is checked against the upload's sha256.
+
+Small files (``--small N``, FTP servers only): N rounds of upload, stat, download and delete of
+a 1 KB file, each call on an event loop of its own as the services make them (``run_async``),
+once with the backend's kept connections and once with ``keep_connections=0`` (a login per
+operation, as the backend did before); "logins" counts the connections opened.
 
 Memory: before each upload and each download the peak resident set size (VmHWM in
 /proc/self/status) is reset through /proc/self/clear_refs, and read afterwards. "Peak" is the
@@ -37,11 +46,18 @@ from typing import Any
 
 import boto3
 
+from storage_backends import one_chunk
 from storage_backends.ftp import FtpBackend
 from storage_backends.local import LocalBackend
 from storage_backends.s3 import S3Backend
 from workspace import StorageBackend
 from workspace.net import checked_addresses
+
+# The FTP test servers (their configs, vsftpd's system user) are the test suite's.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.storage_servers import PyFtpd, PyFtpsd, Vsftpd, Vsftpsd, on_loopback
+
+FTP_SERVERS = {"ftp": PyFtpd, "ftps": PyFtpsd, "vsftpd": Vsftpd, "vsftpds": Vsftpsd}
 
 CHUNK = 64 * 1024
 MB = 1_000_000
@@ -153,25 +169,78 @@ def backends(workdir: Path, wanted: list[str], stack: Any) -> dict[str, StorageB
         )
         # moto is on loopback, which this operator allows.
         found["s3"].addresses_for = functools.partial(checked_addresses, allow_private=True)
-    if "ftp" in wanted:
-        port = free_port()
-        home = workdir / "ftp"
-        home.mkdir()
-        command = [
-            *(sys.executable, "-m", "pyftpdlib", "-i", "127.0.0.1", "-p", str(port)),
-            *("-d", str(home), "-w", "-u", "bench", "-P", "bench"),
-        ]
-        stack.enter_context(server(command, port, workdir / "ftp.log"))
-        found["ftp"] = FtpBackend(
-            "127.0.0.1", port=port, user="bench", password="bench", timeout=60
-        )
+    for kind in wanted:
+        if kind in FTP_SERVERS:
+            found[kind] = ftp_backend(stack.enter_context(ftp_server(kind, workdir)))
     return found
+
+
+@contextmanager
+def ftp_server(kind: str, workdir: Path) -> Iterator[Any]:
+    folder = workdir / kind
+    folder.mkdir()
+    running = FTP_SERVERS[kind](folder)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+        if isinstance(running, Vsftpd):
+            running.remove()
+
+
+def ftp_backend(running: Any, keep: int | None = None) -> FtpBackend:
+    options = {} if keep is None else {"keep_connections": keep}
+    backend = FtpBackend.from_config(running.config(timeout=60), **options)
+    on_loopback(backend)  # the servers are on loopback, which this operator allows
+    return backend
+
+
+def small_files(backend: FtpBackend, rounds: int) -> dict[str, float]:
+    """``rounds`` of upload, stat, download and delete of a 1 KB file, each call on an event
+    loop of its own (as ``run_async`` makes them for the services)."""
+    data = random.Random(rounds).randbytes(1000)
+    started = time.perf_counter()
+    for i in range(rounds):
+        name = f"small/{i:02x}/{i:06}"
+        asyncio.run(backend.put(name, one_chunk(data)))
+        assert asyncio.run(backend.stat(name)) is not None
+        assert asyncio.run(download(backend, name)) == hashlib.sha256(data).hexdigest()
+        asyncio.run(backend.delete(name))
+    seconds = time.perf_counter() - started
+    backend.close()
+    return {"seconds": seconds, "per_op": seconds / (4 * rounds), "logins": backend.pool.opened}
+
+
+def compare_small_files(workdir: Path, kinds: list[str], rounds: int) -> None:
+    print(
+        f"\n{rounds} rounds of upload, stat, download, delete of a 1 KB file "
+        f"({4 * rounds} operations, each on a fresh event loop)"
+    )
+    print(
+        "| server | kept connections: s, ms/op, logins "
+        "| a login per operation: s, ms/op, logins | speed-up |"
+    )
+    print("|---|---:|---:|---:|")
+    for kind in kinds:
+        with ftp_server(kind, workdir / "small") as running:
+            kept = small_files(ftp_backend(running), rounds)
+            fresh = small_files(ftp_backend(running, keep=0), rounds)
+        print(
+            f"| {kind} | {kept['seconds']:.2f}, {kept['per_op'] * 1000:.1f}, {kept['logins']:.0f} "
+            f"| {fresh['seconds']:.2f}, {fresh['per_op'] * 1000:.1f}, {fresh['logins']:.0f} "
+            f"| {fresh['seconds'] / kept['seconds']:.1f}x |",
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100", help="file sizes in MB (default 10,100)")
-    parser.add_argument("--backends", default="local,s3,ftp")
+    parser.add_argument("--backends", default="local,s3,ftp,vsftpd")
+    parser.add_argument(
+        "--small", type=int, default=50, help="rounds of small-file operations (0: none)"
+    )
     args = parser.parse_args()
     sizes = [int(float(s) * MB) for s in args.sizes.split(",")]
     print(f"baseline RSS before any transfer: {memory()['VmRSS'] / MIB:.1f} MiB")
@@ -191,6 +260,12 @@ def main() -> None:
                     f"| {r['up_growth']:.1f} / {r['down_growth']:.1f} |",
                     flush=True,
                 )
+            if isinstance(backend, FtpBackend):
+                backend.close()
+        ftp_kinds = [kind for kind in args.backends.split(",") if kind in FTP_SERVERS]
+        if args.small and ftp_kinds:
+            (Path(tmp) / "small").mkdir()
+            compare_small_files(Path(tmp), ftp_kinds, args.small)
 
 
 if __name__ == "__main__":

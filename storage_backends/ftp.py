@@ -1,13 +1,20 @@
-"""FTP and FTPS storage through aioftp: one connection per operation, passive data
-connections. With ``tls`` on, every connection is upgraded with AUTH TLS before logging in
+"""FTP and FTPS storage through aioftp, on the servers admins run: vsftpd, proftpd, pure-ftpd,
+pyftpdlib. With ``tls`` on, every connection is upgraded with AUTH TLS before logging in
 (explicit FTPS, RFC 4217: the password never crosses the wire in clear) and data connections
 are protected too (PROT P); the server's certificate is checked against the system's trusted
 CAs, or against ``ca_cert`` (PEM) for a server with its own CA.
 
-An upload goes to a hidden temporary name beside the final one, its size is checked on the
-server, then it is renamed over the name. If the upload fails the temporary file is removed
-through a fresh connection; if the server is gone, a hidden ``.<name>.<hex>.part`` file may
-stay behind, which ``list`` never shows.
+Connections are kept logged in and reused (:mod:`storage_backends.ftp_pool`); data
+connections are passive and start TLS the way vsftpd and pure-ftpd expect
+(:mod:`storage_backends.ftp_client`); every connection goes to the address that was checked
+(:mod:`storage_backends.ftp_server`).
+
+An upload goes to a hidden temporary name beside the final one (``.<name>.<hex>.part``); its
+size is read back with SIZE (vsftpd, proftpd, pure-ftpd and pyftpdlib have it; MLST or a
+listing otherwise, which some servers hide dot-files from) and, where the server offers a hash
+command (:mod:`storage_backends.ftp_hashes`), its hash too; only then is it renamed over the
+name. If anything differs the temporary file is removed and the upload fails. If the server is
+gone the temporary file may stay behind: ``list`` never shows it.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ from __future__ import annotations
 import re
 import ssl
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import aioftp
 import anyio
@@ -28,19 +35,24 @@ from storage_backends import (
     ObjectInfo,
     ObjectNotFound,
     StorageBackend,
-    StorageError,
     check_name,
     check_prefix,
-    explain_error,
     is_name,
-    storage_errors,
 )
 from storage_backends.config import ConfigReader
+from storage_backends.ftp_client import ANY
+from storage_backends.ftp_pool import Operation, Pool
+from storage_backends.ftp_server import FtpServer
+from storage_backends.ftp_transfers import Transfers
 from workspace.hookspecs import hookimpl
 
-#: aioftp raises ValueError for replies it cannot parse (a server that does not speak FTP).
-ERRORS = (aioftp.AIOFTPException, OSError, ValueError)
+T = TypeVar("T")
 PASSIVE_COMMANDS = ("epsv", "pasv")
+#: Idle connections a backend keeps logged in, and for how long.
+KEEP_CONNECTIONS = 4
+IDLE_SECONDS = 20.0
+#: How long a connection taken from the pool may take to answer NOOP.
+CHECK_SECONDS = 5.0
 _BASE = re.compile(r"/[A-Za-z0-9._/-]*")
 
 
@@ -50,6 +62,15 @@ def register_storage_backends(register: Any) -> None:
 
 
 class FtpBackend(StorageBackend):
+    """Objects under ``base_path`` on an FTP server.
+
+    Every new connection goes to an address ``addresses_for`` (the server's host check, set
+    after building) returned for the host; ``keep_connections`` 0 logs in afresh for every
+    operation.
+    Call :meth:`close` to log out of the kept connections (a backend nobody holds any more
+    is closed when it is garbage collected, and idle connections close after 20 s anyway).
+    """
+
     kind: ClassVar[str] = "ftp"
 
     def __init__(
@@ -63,20 +84,48 @@ class FtpBackend(StorageBackend):
         passive_commands: tuple[str, ...] = PASSIVE_COMMANDS,
         timeout: float = 30.0,
         tls: ssl.SSLContext | None = None,
+        keep_connections: int = KEEP_CONNECTIONS,
     ) -> None:
         self.host = host
         self.port = port
         self.user = user
-        self.password = password
         self.base = PurePosixPath(base_path)
-        self.passive_commands = passive_commands
         self.timeout = timeout
-        self.tls = tls
-        scheme = "ftps" if tls else "ftp"
-        self.location = f"FTP server {scheme}://{user}@{host}:{port}{self.base}"
+        self.server = FtpServer(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            base=self.base,
+            passive_commands=passive_commands,
+            timeout=timeout,
+            tls=tls,
+        )
+        self.location = self.server.location
+        self.pool = Pool(
+            self.server.login,
+            keep=keep_connections,
+            idle=IDLE_SECONDS,
+            check_timeout=min(CHECK_SECONDS, timeout),
+            sound_after=(ObjectNotFound,),
+            name=f"ftp {host}:{port}",
+        )
+        self.transfers = Transfers(self.server, self.pool)
+        # The pool holds no reference back to the backend, so this can run.
+        weakref.finalize(self, self.pool.close, wait=0)
+
+    @property
+    def addresses_for(self) -> Callable[[str], list[str]]:
+        return self.server.addresses_for
+
+    @addresses_for.setter
+    def addresses_for(self, check: Callable[[str], list[str]]) -> None:
+        self.server.addresses_for = check
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Self:
+    def from_config(
+        cls, config: Mapping[str, Any], *, keep_connections: int = KEEP_CONNECTIONS
+    ) -> Self:
         read = ConfigReader(cls.kind, config)
         host = read.text("host")
         base_path = read.text("base_path", "/")
@@ -108,161 +157,120 @@ class FtpBackend(StorageBackend):
             "timeout": read.timeout(),
         }
         read.done()
-        return cls(host, **options)
+        return cls(host, keep_connections=keep_connections, **options)
+
+    def close(self) -> None:
+        """Log out of the kept connections and end the backend's connection thread."""
+        self.pool.close()
 
     def _path(self, name: str) -> PurePosixPath:
         return self.base.joinpath(*check_name(name).split("/"))
 
-    def _errors(self, action: str, name: str, stage: str = "") -> Any:
-        def reason(exc: BaseException) -> str:
-            return f"{stage}: {self._reason(exc)}" if stage else self._reason(exc)
+    # ---- the caller's side: each operation is a task on the pool's loop ------------------
 
-        return storage_errors(self.location, action, name, ERRORS, reason)
-
-    def _reason(self, exc: BaseException) -> str:
-        if isinstance(exc, aioftp.StatusCodeError):
-            info = exc.info if isinstance(exc.info, list) else [exc.info]
-            text = " ".join(line.strip() for line in info if line.strip())
-            return f"the server answered {exc.received_codes[-1]} {text}".strip()
-        if isinstance(exc, TimeoutError):
-            return f"timed out after {self.timeout:g} s"
-        return explain_error(exc)
-
-    @asynccontextmanager
-    async def _session(self, action: str, name: str) -> AsyncIterator[aioftp.Client]:
-        """A logged-in connection for one operation; QUIT when the operation went well."""
-        client = aioftp.Client(
-            socket_timeout=self.timeout,
-            connection_timeout=self.timeout,
-            passive_commands=self.passive_commands,
-            # Data connections go to the host the admin gave (its check holds), never to the
-            # address a server names in its PASV reply (which could point inside our network).
-            trust_server_pasv_ipv4_address=False,
-        )
+    async def _run(self, work: Callable[[Operation[T]], Coroutine[Any, Any, T]]) -> T:
+        operation = self.pool.start(work)
         try:
-            with self._errors(action, name, f"connecting to {self.host}:{self.port}"):
-                await client.connect(self.host, self.port)
-            if self.tls is not None:
-                with self._errors(action, name, "starting TLS (AUTH TLS)"):
-                    await client.upgrade_to_tls(self.tls)
-            with self._errors(action, name, f"logging in as {self.user!r}"):
-                await client.login(self.user, self.password)
-            yield client
-            with suppress(*ERRORS):
-                await client.command("QUIT", "2xx")
-        finally:
-            if client._stream is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._close(client._stream)
+            return await operation.result()
+        except BaseException:
+            await self._abandon(operation)
+            raise
 
-    async def _close(self, stream: Any) -> None:
-        """Close a control or data connection and wait until it is closed: a TLS connection
-        closes in a round trip, which must not be left to a loop that is about to end."""
-        stream.close()
-        with suppress(OSError, ssl.SSLError), anyio.move_on_after(self.timeout):
-            await stream.writer.wait_closed()
+    async def _abandon(self, operation: Operation[Any]) -> None:
+        with anyio.CancelScope(shield=True):
+            await operation.abandon(self.timeout)
 
     async def put(self, name: str, chunks: AsyncIterator[bytes]) -> int:
         path = self._path(name)
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-        size = 0
-        async with self._session("writing", name) as client:
-            with self._errors("writing", name):
-                await client.make_directory(path.parent)
-                stream = await client.upload_stream(temp)
-            try:
-                async for chunk in chunks:
-                    with self._errors("writing", name):
-                        await stream.write(chunk)
-                    size += len(chunk)
-                with self._errors("writing", name):
-                    await stream.finish()
-                    stored = await _stat(client, temp)
-                    if stored is None or stored.size != size:
-                        got = "nothing" if stored is None else f"{stored.size} bytes"
-                        raise StorageError(
-                            f"{self.location}: writing {name!r} failed: the server kept "
-                            f"{got} of {size}"
-                        )
-                    await client.rename(temp, path)
-            except BaseException:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeout):
-                    await self._close(stream)
-                    await self._discard(temp)
-                raise
-            await self._close(stream)
-        return size
-
-    async def _discard(self, temp: PurePosixPath) -> None:
-        """Remove what a failed upload left, over a fresh connection; best effort."""
-        with suppress(StorageError, *ERRORS):
-            async with self._session("removing", temp.name) as client:
-                await client.remove_file(temp)
+        operation = self.pool.start(lambda op: self.transfers.upload(op, name, temp, path))
+        try:
+            # Handed over in blocks of about CHUNK_SIZE: each hand-over is a trip between
+            # threads, and web uploads come in 64 KiB chunks.
+            block: list[bytes] = []
+            size = 0
+            async for chunk in chunks:
+                block.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK_SIZE:
+                    await operation.ask(b"".join(block))
+                    block, size = [], 0
+            if size:
+                await operation.ask(b"".join(block))
+            await operation.ask(None)
+            return await operation.result()
+        except BaseException:
+            await self._abandon(operation)
+            raise
 
     async def get(self, name: str) -> AsyncGenerator[bytes]:
         path = self._path(name)
-        async with self._session("reading", name) as client:
-            with self._errors("reading", name):
-                # Asked first: aioftp leaks the data connection when RETR is refused.
-                info = await _stat(client, path)
-                if info is None:
-                    raise ObjectNotFound(f"{self.location}: no object {name!r}")
-                stream = await client.download_stream(path)
-            size = 0
-            try:
-                while True:
-                    with self._errors("reading", name):
-                        block = await stream.read(CHUNK_SIZE)
-                    if not block:
-                        break
-                    size += len(block)
-                    yield block
-                with self._errors("reading", name):
-                    await stream.finish()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self._close(stream)
-            if size != info.size:
-                raise StorageError(
-                    f"{self.location}: reading {name!r} failed: the server sent {size} bytes "
-                    f"of {info.size}"
-                )
+        operation = self.pool.start(lambda op: self.transfers.download(op, name, path))
+        try:
+            while block := await operation.ask(CHUNK_SIZE):
+                for part in block:
+                    yield part
+            await operation.result()
+        except BaseException:
+            await self._abandon(operation)
+            raise
 
     async def delete(self, name: str) -> None:
         path = self._path(name)
-        async with self._session("deleting", name) as client:
-            with self._errors("deleting", name):
-                try:
-                    await client.remove_file(path)
-                except aioftp.StatusCodeError as exc:
-                    if not exc.received_codes[-1].matches("550") or await _stat(client, path):
-                        raise
+        await self._run(lambda op: self._delete(name, path))
 
     async def exists(self, name: str) -> bool:
         return await self.stat(name) is not None
 
     async def stat(self, name: str) -> ObjectInfo | None:
         path = self._path(name)
-        async with self._session("checking", name) as client:
-            with self._errors("checking", name):
-                return await _stat(client, path)
+        return await self._run(lambda op: self._stat(name, path))
 
     async def list(self, prefix: str = "") -> AsyncGenerator[str]:
-        folder = check_prefix(prefix).rpartition("/")[0]
+        check_prefix(prefix)
+        for name in await self._run(lambda op: self._list(prefix)):
+            yield name
+
+    # ---- the pool's side ---------------------------------------------------------------
+
+    async def _delete(self, name: str, path: PurePosixPath) -> None:
+        async with self.pool.connection("deleting", name) as client:
+            with self.server.errors("deleting", name):
+                code, info = await client.command(f"DELE {path}", ANY)
+                if code.matches("2xx"):
+                    return
+                if code.matches("550") and await client.size(path) is None:
+                    return  # nothing there: deleting it twice is not an error
+                client.check_codes((aioftp.Code("250"),), code, info)
+
+    async def _stat(self, name: str, path: PurePosixPath) -> ObjectInfo | None:
+        async with self.pool.connection("checking", name) as client:
+            with self.server.errors("checking", name):
+                size = await client.size(path)
+        return None if size is None else ObjectInfo(size)
+
+    async def _list(self, prefix: str) -> Sequence[str]:
+        folder = prefix.rpartition("/")[0]
         start = self.base.joinpath(*folder.split("/")) if folder else self.base
-        async with self._session("listing", prefix) as client:
-            with self._errors("listing", prefix):
-                try:
-                    found = await client.is_dir(start)
-                except aioftp.StatusCodeError as exc:
-                    if not exc.received_codes[-1].matches("550"):
-                        raise
-                    found = False
-                entries = await client.list(start, recursive=True) if found else []
-        for path, info in entries:
-            name = path.relative_to(self.base).as_posix()
-            if info["type"] == "file" and name.startswith(prefix) and is_name(name):
-                yield name
+        found = []
+        async with self.pool.connection("listing", prefix) as client:
+            with self.server.errors("listing", prefix):
+                if start != self.base and await client.size(start) is not None:
+                    return []  # a file where the prefix's folder would be
+                pending = [start]
+                while pending:
+                    for path, info in await client.entries(pending.pop()):
+                        name = path.relative_to(self.base).as_posix()
+                        if info["type"] == "dir" and _may_hold(name, prefix):
+                            pending.append(path)
+                        elif info["type"] == "file" and name.startswith(prefix) and is_name(name):
+                            found.append(name)
+        return found
+
+
+def _may_hold(folder: str, prefix: str) -> bool:
+    """Whether names starting with ``prefix`` can lie inside ``folder`` (a relative path)."""
+    return (folder + "/").startswith(prefix) or prefix.startswith(folder + "/")
 
 
 def _tls_context(read: ConfigReader) -> ssl.SSLContext | None:
@@ -280,13 +288,3 @@ def _tls_context(read: ConfigReader) -> ssl.SSLContext | None:
     except (ssl.SSLError, ValueError):
         read.error("ca_cert", "must be a PEM certificate (-----BEGIN CERTIFICATE-----...)")
         return None
-
-
-async def _stat(client: aioftp.Client, path: PurePosixPath) -> ObjectInfo | None:
-    try:
-        info = await client.stat(path)
-    except aioftp.StatusCodeError as exc:
-        if exc.received_codes[-1].matches("550"):
-            return None
-        raise
-    return ObjectInfo(int(info["size"])) if info.get("type") == "file" else None

@@ -1,21 +1,32 @@
 """Real storage servers on loopback, each in its own process: moto's S3 server with IAM checks
-on, and pyftpdlib (plain and with TLS); plus a TCP relay that can be cut like a pulled cable,
+on, pyftpdlib (plain, with TLS, and acting like other servers: tests/ftp_variants_server.py)
+and Debian's vsftpd (plain and with TLS); plus a TCP relay that can be cut like a pulled cable,
 or made to damage what it carries.
 
-A pytest plugin (see conftest.py): the fixtures ``moto_s3``, ``pyftpd`` and ``pyftpsd`` start
-one server per test module that asks for it and kill it after the module."""
+A pytest plugin (see conftest.py): the fixtures ``moto_s3``, ``pyftpd``, ``pyftpsd`` and
+``variant_ftpd`` start one server per test module that asks for it and kill it after the module;
+``vsftpd`` and ``vsftpsd`` one per test session (and xdist worker).
+
+vsftpd runs as admins run it: local users chrooted to a folder they cannot write to, uploads
+into a subfolder, dot-files hidden from listings, no MLST. It needs root (to log a system
+user in) and the Debian package (scripts/test-services installs it); without either its tests
+fail, they are never skipped."""
 
 from __future__ import annotations
 
 import datetime
+import fcntl
 import functools
 import ipaddress
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -39,6 +50,9 @@ from workspace.net import checked_addresses
 
 BUCKET = "workspace-files"
 FTP_USER, FTP_PASSWORD = "workspace", "s3cret-pw"
+VSFTPD = Path("/usr/sbin/vsftpd")
+#: The system user vsftpd logs in (local users are real accounts), made once per machine.
+VSFTPD_USER = "wsftp-test"
 
 
 def _running(server: Server) -> Iterator[Any]:
@@ -71,6 +85,29 @@ def on_loopback(backend: StorageBackend) -> StorageBackend:
     test servers are on loopback): hosts are checked and looked up by ``workspace.net``."""
     backend.addresses_for = functools.partial(checked_addresses, allow_private=True)
     return backend
+
+
+@pytest.fixture(scope="module")
+def variant_ftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VariantFtpd]:
+    yield from _running(VariantFtpd(tmp_path_factory.mktemp("variant-ftp")))
+
+
+@pytest.fixture(scope="session")
+def vsftpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vsftpd]:
+    server = Vsftpd(tmp_path_factory.mktemp("vsftpd"))
+    try:
+        yield from _running(server)
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def vsftpsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vsftpsd]:
+    server = Vsftpsd(tmp_path_factory.mktemp("vsftpsd"))
+    try:
+        yield from _running(server)
+    finally:
+        server.remove()
 
 
 def free_port() -> int:
@@ -116,6 +153,9 @@ class Server:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def log(self) -> str:
+        return read_log(self.workdir / f"{self.name}.log")
 
 
 class MotoS3(Server):
@@ -240,13 +280,14 @@ class PyFtpd(Server):
 
 class PyFtpsd(PyFtpd):
     """pyftpdlib requiring TLS on control and data connections (explicit FTPS), with a
-    certificate for 127.0.0.1 signed by a throw-away CA the backend is told to trust."""
+    certificate for 127.0.0.1 (or only for the host ``names``) signed by a throw-away CA
+    the backend is told to trust."""
 
     name = "pyftpdlib-tls"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *names: str) -> None:
         super().__init__(workdir)
-        self.ca_pem, cert_pem, key_pem = loopback_certificate()
+        self.ca_pem, cert_pem, key_pem = loopback_certificate(*names)
         (workdir / "cert.pem").write_bytes(cert_pem)
         (workdir / "key.pem").write_bytes(key_pem)
 
@@ -260,6 +301,156 @@ class PyFtpsd(PyFtpd):
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         return super().config(**{"tls": True, "ca_cert": self.ca_pem, **overrides})
+
+
+class VariantFtpd(PyFtpd):
+    """pyftpdlib acting as another kind of server for each user: offering hash commands,
+    lacking SIZE or MLST, damaging what it stores (tests/ftp_variants_server.py)."""
+
+    name = "pyftpdlib-variants"
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "tests.ftp_variants_server", "--port", str(self.port)),
+            *("--home", str(self.home), "--password", FTP_PASSWORD),
+        ]
+
+
+class Vsftpd(Server):
+    """Debian's vsftpd with a config of its own on a loopback port: the local user
+    VSFTPD_USER chrooted to ``root`` (which it may not write to) and uploading under
+    ``/files``. Everything else is vsftpd's default: dot-files hidden from listings, no MLST,
+    TLS sessions reused on data connections (``require_ssl_reuse``). ``seccomp_sandbox``,
+    ``isolate`` and ``isolate_network`` are off: containers refuse those system calls."""
+
+    name = "vsftpd"
+    tls = False
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        if not VSFTPD.exists():
+            raise RuntimeError(f"{VSFTPD} is missing: run scripts/test-services to install it")
+        if os.geteuid() != 0:
+            raise RuntimeError("vsftpd logs local users in only when started as root")
+        ensure_system_user(VSFTPD_USER, FTP_PASSWORD)
+        # Outside pytest's own temporary folders (mode 0700): the FTP user must get in.
+        self.root = Path(tempfile.mkdtemp(prefix="vsftpd-root-"))
+        self.root.chmod(0o755)
+        (self.root / "files").mkdir()
+        shutil.chown(self.root / "files", VSFTPD_USER)
+        (self.workdir / "vsftpd.conf").write_text(self.settings())
+
+    def settings(self) -> str:
+        lines = [
+            *("listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1"),
+            *(f"listen_port={self.port}", "background=NO", "connect_from_port_20=NO"),
+            *("anonymous_enable=NO", "local_enable=YES", "write_enable=YES"),
+            *("chroot_local_user=YES", f"local_root={self.root}", "pam_service_name=vsftpd"),
+            *("seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO"),
+            *("xferlog_enable=YES", "xferlog_std_format=NO", "log_ftp_protocol=YES"),
+            f"vsftpd_log_file={self.workdir / 'protocol.log'}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def command(self) -> list[str]:
+        return [str(VSFTPD), str(self.workdir / "vsftpd.conf")]
+
+    def kill(self) -> None:
+        """Kill the listener and its sessions: each session makes itself a session leader,
+        out of reach of the listener's process group."""
+        if self.process is not None and self.process.poll() is None:
+            for pid in descendants(self.process.pid):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        super().kill()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        base = {"host": "127.0.0.1", "port": self.port, "user": VSFTPD_USER}
+        base |= {"password": FTP_PASSWORD, "base_path": f"/files/t{uuid.uuid4().hex}"}
+        return base | overrides
+
+    def litter(self, backend: StorageBackend) -> list[str]:
+        assert isinstance(backend, FtpBackend)
+        return hidden_files(self.root / backend.base.relative_to("/"))
+
+    def logins(self) -> int:
+        """Logins so far (vsftpd logs each as OK LOGIN)."""
+        return self.protocol().count("OK LOGIN")
+
+    def protocol(self) -> str:
+        """Every command and answer so far (vsftpd's ``log_ftp_protocol``)."""
+        return read_log(self.workdir / "protocol.log")
+
+
+class Vsftpsd(Vsftpd):
+    """vsftpd requiring TLS for logins and data (its defaults once ``ssl_enable`` is on),
+    with the throw-away CA's certificate for 127.0.0.1. ``ssl_ciphers=HIGH`` because the
+    default of vsftpd 3.0.3 (DES-CBC3-SHA) is refused by OpenSSL 3."""
+
+    name = "vsftpd-tls"
+    tls = True
+
+    def __init__(self, workdir: Path) -> None:
+        self.ca_pem, cert_pem, key_pem = loopback_certificate()
+        (workdir / "cert.pem").write_bytes(cert_pem)
+        (workdir / "key.pem").write_bytes(key_pem)
+        super().__init__(workdir)
+
+    def settings(self) -> str:
+        return super().settings() + "\n".join(
+            [
+                "ssl_enable=YES",
+                f"rsa_cert_file={self.workdir / 'cert.pem'}",
+                f"rsa_private_key_file={self.workdir / 'key.pem'}",
+                "ssl_ciphers=HIGH",
+                "",
+            ]
+        )
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        return super().config(**{"tls": True, "ca_cert": self.ca_pem, **overrides})
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and those they started, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def ensure_system_user(name: str, password: str) -> None:
+    """Create the system account ``name`` with ``password`` unless it exists (as root; a
+    file lock keeps xdist workers from editing /etc/shadow at once)."""
+    with open(Path(tempfile.gettempdir()) / "workspace-test-users.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            # A shell from /etc/shells (PAM's pam_shells) and / as home (vsftpd enters it).
+            subprocess.run(
+                ["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", name],
+                check=True,
+            )
+            subprocess.run(["chpasswd"], input=f"{name}:{password}".encode(), check=True)
 
 
 def loopback_certificate(*names: str) -> tuple[str, bytes, bytes]:

@@ -4,7 +4,10 @@
 - s3: moto's server mode in its own process (``python -m moto.server``), with IAM checks on,
   reached over HTTP by aioboto3 exactly as in production;
 - ftp: pyftpdlib in its own process (not aioftp's server: client and server share no code);
-- ftps: the same with TLS required on control and data connections, under a throw-away CA.
+- ftps: the same with TLS required on control and data connections, under a throw-away CA;
+- vsftpd, vsftpds: Debian's vsftpd as admins run it (chrooted local user, dot-files hidden
+  from listings, no MLST), plain and with TLS (which it starts on a data connection only
+  after the transfer command, and with the control connection's TLS session).
 
 Outages are real: the FTP server process is killed mid-upload and restarted; S3 traffic goes
 through a TCP relay that is cut mid-upload (killing moto would lose its in-memory state, and
@@ -24,7 +27,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +43,6 @@ from tests.storage_servers import (
     FlippingRelay,
     MotoS3,
     MotoS3Tls,
-    PyFtpd,
-    PyFtpsd,
     Relay,
     free_port,
     hidden_files,
@@ -57,7 +58,9 @@ from workspace.net import check_host, checked_addresses
 from workspace.plugins import make_plugin_manager
 from workspace.settings import Settings
 
-KINDS = ["local", "s3", "ftp", "ftps"]
+KINDS = ["local", "s3", "ftp", "ftps", "vsftpd", "vsftpds"]
+#: The server fixture of each FTP kind under test.
+FTP_SERVERS = {"ftp": "pyftpd", "ftps": "pyftpsd", "vsftpd": "vsftpd", "vsftpds": "vsftpsd"}
 CHUNK = 64 * 1024
 MB = 1_000_000
 
@@ -70,31 +73,39 @@ class Harness:
     config: Callable[..., dict[str, Any]]
     litter: Callable[[StorageBackend], list[str]]
     server: Any = None
+    made: list[StorageBackend] = field(default_factory=list)
 
     def backend(self, **overrides: Any) -> StorageBackend:
         registry = StorageBackendRegistry()
         for cls in (LocalBackend, S3Backend, FtpBackend):
             registry.register(cls)
-        return on_loopback(registry.create(self.kind, self.config(**overrides)))
+        made = on_loopback(registry.create(self.kind, self.config(**overrides)))
+        self.made.append(made)
+        return made
+
+    def close(self) -> None:
+        for backend in self.made:
+            if isinstance(backend, FtpBackend):
+                backend.close()
 
 
 @pytest.fixture(params=KINDS)
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "s3":
         s3: MotoS3 = request.getfixturevalue("moto_s3")
-        return Harness("s3", s3.config, s3.litter, s3)
-    if request.param == "ftp":
-        ftp: PyFtpd = request.getfixturevalue("pyftpd")
-        return Harness("ftp", ftp.config, ftp.litter, ftp)
-    if request.param == "ftps":
-        ftps: PyFtpsd = request.getfixturevalue("pyftpsd")
-        return Harness("ftp", ftps.config, ftps.litter, ftps)
-    root = tmp_path / "files"
-    return Harness(
-        "local",
-        lambda **overrides: {"path": str(root), **overrides},
-        lambda backend: hidden_files(root) if root.exists() else [],
-    )
+        made = Harness("s3", s3.config, s3.litter, s3)
+    elif request.param in FTP_SERVERS:
+        ftp = request.getfixturevalue(FTP_SERVERS[request.param])
+        made = Harness("ftp", ftp.config, ftp.litter, ftp)
+    else:
+        root = tmp_path / "files"
+        made = Harness(
+            "local",
+            lambda **overrides: {"path": str(root), **overrides},
+            lambda backend: hidden_files(root) if root.exists() else [],
+        )
+    yield made
+    made.close()
 
 
 @pytest.fixture
@@ -208,7 +219,7 @@ async def test_a_failing_stream_leaves_the_old_object_and_no_litter(harness: Har
     assert harness.litter(backend) == []
 
 
-@pytest.mark.parametrize("harness", ["s3", "ftp"], indirect=True)
+@pytest.mark.parametrize("harness", ["s3", "ftp", "vsftpd"], indirect=True)
 async def test_an_outage_mid_upload_is_a_clear_error_and_leaves_nothing(
     harness: Harness,
 ) -> None:
@@ -298,6 +309,24 @@ PROBE_FAILURES = [
         "ftps",
         lambda: {"ca_cert": None},
         ": starting TLS (AUTH TLS): [SSL: CERTIFICATE_VERIFY_FAILED]",
+    ),
+    (
+        "vsftpd",
+        lambda: {"password": "wrong"},
+        ": logging in as 'wsftp-test': the server answered 530",
+    ),
+    ("vsftpds", lambda: {"tls": False, "ca_cert": None}, "530 Non-anonymous sessions must use"),
+    (
+        "vsftpds",
+        lambda: {"ca_cert": None},
+        ": starting TLS (AUTH TLS): [SSL: CERTIFICATE_VERIFY_FAILED]",
+    ),
+    # The chroot of a local user is a folder it may not write to: say to use a subfolder.
+    (
+        "vsftpd",
+        lambda: {"base_path": "/"},
+        "may not write to the top folder / of this server, as on a chrooted vsftpd: set the "
+        "base path to a folder the user may write to",
     ),
 ]
 

@@ -26,9 +26,9 @@ Where each client is pinned:
   the name for TLS (``workspace.data_engines``); the test connection does the same.
 * Outbound HTTP (webhooks, SaaS connectors): httpx clients whose network backend connects
   only to checked addresses (``workspace.outbound``).
-
-FTP servers are checked when their settings are saved and built, but aioftp still connects
-by name: not pinned yet.
+* FTP (aioftp): the control connection goes to the first checked address that answers and
+  every data connection to that same address; TLS checks the certificate against the name
+  (``storage_backends.ftp_client``).
 """
 
 from __future__ import annotations
