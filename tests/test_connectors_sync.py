@@ -169,7 +169,15 @@ def test_a_merge_keeps_every_external_id_on_the_survivor(runtime, api, ws, acces
                     select(X.c.remote_id, X.c.record_id).where(X.c.connection_id == connection)
                 ).all()
             )
+        api.patch(
+            f"{records_path(ws, rt)}/{record_of[first]}", {"fields": {"phone": "+12125550111"}}
+        )
+        push.push_records(runtime, connection, rt["id"], None)
         done = merges.merge(runtime, access, definition, record_of[first], record_of[second])
+        # The survivor's values go to every row that is it now, the loser's contact too.
+        pushed = push.push_records(runtime, connection, rt["id"], [record_of[first]])
+        assert pushed["counts"]["pushed"] == 1
+        assert hubspot.get("contacts", second)["properties"]["phone"] == "+12125550111"
         assert links_per_record(runtime, rt["id"]) == {record_of[first]: 1}
         mine = X.c.record_type_id == rt["id"]
         assert count(runtime, X, mine, X.c.record_id == record_of[first]) == 2
