@@ -22,13 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
-
-import pymysql
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from contacts import fresh_database, mysql_params  # noqa: E402
 from server import Server  # noqa: E402
 
 PAGE = 100
@@ -76,29 +74,6 @@ def fake_process(pipe: Any) -> None:
 
 
 # ---- helpers --------------------------------------------------------------------------
-
-
-def mysql_params(url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    return {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
-    }
-
-
-def fresh_database(params: dict[str, Any], name: str, drop_only: bool = False) -> None:
-    conn = pymysql.connect(**params)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            if not drop_only:
-                cursor.execute(
-                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-    finally:
-        conn.close()
 
 
 def memory_mb() -> tuple[float, float]:
