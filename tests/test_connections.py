@@ -161,7 +161,7 @@ def test_the_api_is_in_the_openapi_document(client):
     schema = client.get("/api/v1/schema/openapi.json").json()
     assert "/api/v1/workspaces/{workspace_id}/connections" in schema["paths"]
     assert "/api/v1/workspaces/{workspace_id}/types/{record_type_id}/ownership" in schema["paths"]
-    assert not any(p.startswith("/hooks") for p in schema["paths"])
+    assert not any(p.startswith("/api/v1/hooks/connections") for p in schema["paths"])
 
 
 def test_an_admin_connects_a_tool_in_the_pages(client, runtime, access, ws):

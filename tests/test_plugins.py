@@ -17,7 +17,7 @@ from workspace.access import auth, users
 from workspace.app import create_app
 from workspace.boot import build_runtime
 from workspace.events import RecordCreated, RecordTypeChanged, RecordUpdated
-from workspace.plugins import DEFAULT_PLUGINS, make_plugin_manager
+from workspace.plugins import CORE_PLUGINS, DEFAULT_PLUGINS, make_plugin_manager
 from workspace.settings import Settings
 
 
@@ -34,7 +34,7 @@ def test_allow_list_limits_the_plugins(settings, tmp_path):
         )
     )
     names = {name for name, _ in pm.list_name_plugin()}
-    assert names == {"plugins.fields_basic"}
+    assert names == {"plugins.fields_basic", *CORE_PLUGINS}
 
 
 def test_every_builtin_field_type_is_registered(runtime):

@@ -15,6 +15,15 @@ from storage_backends import (
     is_name,
     storage_errors,
 )
+from workspace.automations.kinds import (
+    Action,
+    Checks,
+    RecordGone,
+    Step,
+    StepFailed,
+    StepRefused,
+    Trigger,
+)
 from workspace.errors import ValidationFailed
 from workspace.events import (
     Event,
@@ -27,7 +36,9 @@ from workspace.events import (
 )
 from workspace.hookspecs import hookimpl
 from workspace.identity import InvalidEmail, account_email
+from workspace.jobs.kinds import Job, JobKind, PeriodicTask, exponential
 from workspace.matching import DedupeRule, RuleContext, Score
+from workspace.outbox import OutboxEvent
 from workspace.remote import (
     Change,
     Connector,
@@ -65,8 +76,10 @@ from workspace.schema.fields import (
 )
 
 __all__ = [
+    "Action",
     "Api",
     "Change",
+    "Checks",
     "ConfigContext",
     "Connector",
     "Credential",
@@ -78,15 +91,20 @@ __all__ = [
     "FieldError",
     "FieldType",
     "InvalidEmail",
+    "Job",
+    "JobKind",
     "Lookup",
     "ObjectInfo",
     "ObjectNotFound",
+    "OutboxEvent",
     "Page",
+    "PeriodicTask",
     "PushResult",
     "RateLimited",
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
+    "RecordGone",
     "RecordRestored",
     "RecordTypeChanged",
     "RecordUpdated",
@@ -97,9 +115,13 @@ __all__ = [
     "RemoteUnavailable",
     "RuleContext",
     "Score",
+    "Step",
+    "StepFailed",
+    "StepRefused",
     "StorageBackend",
     "StorageError",
     "TextLike",
+    "Trigger",
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",
@@ -113,6 +135,7 @@ __all__ = [
     "compare",
     "exact_string",
     "explain_error",
+    "exponential",
     "fold",
     "hookimpl",
     "is_name",

@@ -1,7 +1,8 @@
 """The activity history: every change to a record, who or what made it, old and new values.
 
 Entries are written in the same transaction as the change itself (when the workspace's data
-lives in the control database), so history and data cannot disagree.
+lives in the control database), so history and data cannot disagree. Every record change
+passes here, so this is also where its event goes to the outbox, in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from workspace import models as m
+from workspace import outbox
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.errors import BadRequest
@@ -79,6 +81,31 @@ def write(
             for e in entries
         ],
     )
+    outbox.write(conn, _events(principal, workspace_id, record_type_id, entries, now))
+
+
+def _events(
+    principal: Principal,
+    workspace_id: int,
+    record_type_id: int,
+    entries: Sequence[Entry],
+    now: dt.datetime,
+) -> list[outbox.OutboxEvent]:
+    """The record changes among ``entries`` as events (comments, tasks and files are history
+    of a record, not changes of it)."""
+    return [
+        outbox.by(
+            principal,
+            workspace_id,
+            kind,
+            record_type_id=record_type_id,
+            record_id=e.record_id,
+            changes=e.changes,
+            at=now,
+        )
+        for e in entries
+        if (kind := outbox.ACTION_KINDS.get(e.action)) is not None
+    ]
 
 
 def for_record(

@@ -19,6 +19,7 @@ from workspace import migrate
 from workspace.access import workspaces
 from workspace.boot import build_runtime
 from workspace.databases import moves
+from workspace.jobs.worker import Worker
 from workspace.plugin_calls import call_each
 from workspace.routes import PREFIX, api_router, hook_router, page_routers
 from workspace.runtime import Runtime
@@ -31,6 +32,8 @@ from workspace.web.templating import template_config
 from workspace.web.uploads import close_uploaded_files
 
 log = logging.getLogger(__name__)
+#: How long a stopping server waits for the jobs its embedded worker is running.
+STOP_SECONDS = 30.0
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -48,7 +51,11 @@ def prepare(runtime: Runtime) -> None:
     moves.resume_all(runtime)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, embedded_worker: bool = False
+) -> Litestar:
+    """The app around ``runtime``; with ``embedded_worker`` it also runs a job worker in
+    this process for as long as the app runs (``workspace serve`` does by default)."""
     runtime = runtime or build_runtime(settings)
 
     @asynccontextmanager
@@ -57,9 +64,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
         await anyio.to_thread.run_sync(prepare, runtime)
         for _name, _ in call_each(runtime.pm.hook.startup, runtime=runtime):
             pass
+        worker = Worker(runtime) if embedded_worker else None
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop, STOP_SECONDS)
             runtime.close()
 
     handlers: list[ControllerRouterHandler] = [
@@ -84,9 +96,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
             cookie_name="ws_csrf",
             cookie_samesite="strict",
             header_name="x-csrftoken",
-            # API calls carry a Bearer token, not a cookie: nothing to forge there. Vendor
-            # webhooks carry no cookie either; their address and signature are the check.
-            exclude=["/api/", "/hooks/"],
+            # API calls carry a Bearer token, not a cookie: nothing to forge there.
+            exclude=["/api/"],
         ),
         openapi_config=OpenAPIConfig(
             title="Workspace server API",
@@ -103,4 +114,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
 
 def app_from_env() -> Litestar:
     """Factory for ``uvicorn --factory`` and ``workspace serve``: settings from the environment."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    return create_app(settings, embedded_worker=settings.embedded_worker)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 
 import click
 
@@ -14,6 +17,7 @@ from workspace.databases import moves as data_moves
 from workspace.dedupe import queue as duplicates
 from workspace.errors import WorkspaceError
 from workspace.files import files
+from workspace.jobs import worker as jobs_worker
 from workspace.plugin_calls import call_each
 from workspace.plugins import make_plugin_manager
 from workspace.principal import Principal
@@ -73,6 +77,41 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+
+
+@cli.command()
+@click.option("--threads", type=int, help="Job threads (default WORKSPACE_WORKER_THREADS).")
+@click.option("--until-idle", is_flag=True, help="Run what is due now, then exit.")
+def worker(threads: int | None, until_idle: bool) -> None:
+    """Run background jobs: automations, periodic tasks, the event outbox. Any number of
+    workers may run against one database; SIGTERM stops one gracefully (running jobs end,
+    jobs it claimed but had not started go back to the queue)."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime(settings)
+    try:
+        if settings.migrate_on_start:
+            migrations.upgrade(runtime.control)
+        if until_idle:
+            click.echo(f"ran {jobs_worker.run_until_idle(runtime)} jobs; nothing more is due")
+            return
+        _work(runtime, threads)
+    finally:
+        runtime.close()
+
+
+def _work(runtime: Runtime, threads: int | None) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    running = jobs_worker.Worker(runtime, threads=threads)
+    running.start()
+    click.echo(f"worker running with {running.threads} threads (pid {os.getpid()})")
+    while not stop.wait(1.0):
+        pass
+    click.echo("stopping: waiting for running jobs to end")
+    running.stop()
+    click.echo("worker stopped")
 
 
 @cli.command()

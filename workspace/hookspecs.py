@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     import click
 
     from storage_backends import StorageBackend
+    from workspace.automations.kinds import Action, Trigger
     from workspace.events import Event
+    from workspace.jobs.kinds import EventConsumer, JobKind, PeriodicTask
     from workspace.matching import DedupeRule
     from workspace.remote import Connector
     from workspace.runtime import Runtime
@@ -61,6 +63,48 @@ def register_routes(runtime: Runtime) -> list[Any]:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``workspace`` command line."""
+
+
+# ---- background work -------------------------------------------------------------------
+
+
+@hookspec
+def register_job_kinds(register: Callable[[JobKind], None]) -> None:
+    """Register ``JobKind(name, run, max_attempts=5, backoff=...)`` for each kind of
+    background job the plugin enqueues. Names must be unique across all plugins; a worker
+    claims only jobs of kinds registered in its own process."""
+
+
+@hookspec
+def register_periodic_tasks(register: Callable[[PeriodicTask], None]) -> None:
+    """Register ``PeriodicTask(name, every, run)``: ``run(runtime)`` runs once per interval
+    across every worker of the installation (the database decides which one)."""
+
+
+@hookspec
+def register_event_consumers(register: Callable[[EventConsumer], None], runtime: Runtime) -> None:
+    """Register consumers of the event outbox: ``consumer(conn, event)`` is called once per
+    committed change (an ``OutboxEvent``), inside the worker's dispatch transaction, so what
+    it writes with ``conn`` (jobs it enqueues) commits exactly when the event is marked
+    dispatched. Keep it quick: enqueue a job for anything slow. ``runtime`` is there for a
+    consumer that needs it (an implementation may leave the argument out)."""
+
+
+# ---- automations -----------------------------------------------------------------------
+
+
+@hookspec
+def register_automation_triggers(register: Callable[[type[Trigger]], None]) -> None:
+    """Register ``workspace.Trigger`` subclasses: what starts automation runs (outbox events
+    they match, or times they fire at). Names must be unique across all plugins."""
+
+
+@hookspec
+def register_automation_actions(register: Callable[[type[Action]], None]) -> None:
+    """Register ``workspace.Action`` subclasses: the kinds of step an automation can take.
+    ``check`` cleans the config on save (422 naming the step and field); ``run(step)`` does
+    the step through the ``Step`` it is given, whose effects commit with the step's log
+    line. Names must be unique across all plugins."""
 
 
 # ---- events ----------------------------------------------------------------------------

@@ -89,6 +89,8 @@ workspaces = Table(
     # Bumped at every switch of data database, so every process notices its cached route
     # is stale before it writes.
     Column("data_epoch", Integer, nullable=False, default=0, server_default=text("0")),
+    # IANA name ("Europe/Berlin") for dates and times of day (automations); NULL is UTC.
+    Column("time_zone", String(64), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -831,9 +833,193 @@ sync_conflicts = Table(
     sqlite_autoincrement=True,
 )
 
+# --- background jobs and the event outbox ---
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # NULL for the server's own jobs (periodic tasks, pruning).
+    Column("workspace_id", BigInteger, nullable=True),
+    # A kind registered through register_job_kinds ("periodic:<name>" for periodic tasks).
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # queued | running | done | failed (an attempt failed: retried at run_at) | dead (out of
+    # attempts: kept with its error until replayed) | cancelled
+    Column("state", String(16), nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=5),
+    # The worker holding the job renews lease_until; a job whose lease ran out is taken over.
+    Column("lease_token", exact_string(32), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    # host:pid:thread of the worker that ran it last.
+    Column("worker", String(200), nullable=True),
+    Column("last_error", Text, nullable=True),
+    # "one sync per connection": at most one unfinished job of a kind holds a key...
+    Column("key", exact_string(200), nullable=True),
+    # ...enforced by the unique index on (kind, live_key): live_key is the key while the
+    # job is unfinished and NULL after (MySQL has no partial indexes; NULLs never clash).
+    Column("live_key", exact_string(200), nullable=True),
+    # {"done": n, "total": n, "message": "..."} for long jobs.
+    Column("progress", JSON, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    UniqueConstraint("kind", "live_key", name="uq_jobs_live_key"),
+    # The claim: due jobs in run_at order (running jobs whose lease ran out are found through
+    # its state prefix: there are only as many as workers hold). Few indexes on purpose:
+    # every claim and finish rewrites the entries of the columns it changes.
+    Index("ix_jobs_due", "state", "run_at", "id"),
+    Index("ix_jobs_workspace", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    # record.created | record.updated | record.deleted | record.restored | record.merged |
+    # form.submitted | duplicate.queued (see workspace.outbox)
+    Column("kind", String(32), nullable=False),
+    Column("record_type_id", BigInteger, nullable=True),
+    Column("record_id", BigInteger, nullable=True),
+    Column("actor_user_id", BigInteger, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("source_ref", String(200), nullable=True),
+    # [{"field", "old", "new"}] as in the activity history.
+    Column("changes", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+    # [[automation id, record id], ...]: the automations whose runs caused this change.
+    Column("chain", JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    # NULL until the worker has handed the event to every consumer.
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    Index("ix_event_outbox_pending", "dispatched_at", "id"),
+    sqlite_autoincrement=True,
+)
+
+# --- automations ---
+
+automations = Table(
+    "automations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # The type whose records it works on; no foreign key (a deleted type disables it).
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    # Why it was disabled by the server (a field it names was deleted...); NULL otherwise.
+    Column("notice", String(1000), nullable=True),
+    # The trigger's type, kept apart so the event consumer finds candidates by index.
+    Column("trigger_type", String(64), nullable=False),
+    # {"type": ..., config}; conditions {"filter": ..., "changed": [...]}; [{"type", ...}]
+    Column("trigger", JSON, nullable=False),
+    Column("conditions", JSON, nullable=False),
+    Column("actions", JSON, nullable=False),
+    # The secret in the address of an inbound-webhook trigger.
+    Column("hook_secret", exact_string(64), nullable=True, unique=True),
+    # Time triggers (a date reached, a schedule): when they next fire.
+    Column("next_fire_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_automations_trigger", "workspace_id", "trigger_type", "enabled"),
+    Index("ix_automations_fire", "enabled", "next_fire_at"),
+    sqlite_autoincrement=True,
+)
+
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("automation_id", ForeignKey("automations.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    # What triggered it: the event (kind, changes, data...), a schedule or a webhook payload.
+    Column("trigger", JSON, nullable=False),
+    # [[automation id, record id], ...] of the runs that led to this one (the loop guard).
+    Column("chain", JSON, nullable=False),
+    # queued | running | waiting | done | skipped (conditions not met) | stopped (a stop
+    # step, or the loop guard) | retrying | dead | dismissed
+    Column("state", String(16), nullable=False),
+    # The next step to run (0-based): a retry or a replay starts here.
+    Column("step", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_automation_runs_automation", "automation_id", "id"),
+    Index("ix_automation_runs_record", "record_type_id", "record_id", "id"),
+    Index("ix_automation_runs_state", "workspace_id", "state", "id"),
+    Index("ix_automation_runs_rate", "workspace_id", "started_at"),
+    sqlite_autoincrement=True,
+)
+
+automation_steps = Table(
+    "automation_steps",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", ForeignKey("automation_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    # done | failed | stopped | waiting
+    Column("state", String(16), nullable=False),
+    Column("input", JSON, nullable=True),
+    Column("output", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Index("ix_automation_steps_run", "run_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+automation_inbound = Table(
+    "automation_inbound",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("automation_id", ForeignKey("automations.id", ondelete="CASCADE"), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    # What was posted (size-capped), as received.
+    Column("payload", JSON, nullable=False),
+    # accepted (a run was queued) | refused (the automation is off, the body unreadable)
+    Column("outcome", String(16), nullable=False),
+    Column("run_id", BigInteger, nullable=True),
+    Column("reason", String(1000), nullable=True),
+    Index("ix_automation_inbound_automation", "automation_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+mail_settings = Table(
+    "mail_settings",
+    metadata,
+    # The SMTP server a workspace's automations send email through (one per workspace).
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    # starttls | tls (implicit, port 465) | none
+    Column("security", String(16), nullable=False),
+    Column("username", String(255), nullable=True),
+    # {"secret": password} sealed with workspace.crypto; never shown again.
+    Column("sealed", String(4000), nullable=True),
+    Column("from_address", String(254), nullable=False),
+    Column("updated_by", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 __all__ = [
     "activity",
     "api_tokens",
+    "automation_inbound",
+    "automation_runs",
+    "automation_steps",
+    "automations",
     "comments",
     "connection_mappings",
     "connections",
@@ -843,6 +1029,7 @@ __all__ = [
     "data_views",
     "dedupe_rules",
     "duplicate_pairs",
+    "event_outbox",
     "external_ids",
     "field_owners",
     "fields",
@@ -853,6 +1040,8 @@ __all__ = [
     "idempotency_keys",
     "import_rows",
     "imports",
+    "jobs",
+    "mail_settings",
     "memberships",
     "merges",
     "metadata",

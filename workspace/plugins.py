@@ -16,6 +16,9 @@ from workspace.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: The server's own engines that work through plugin hooks; always registered, whatever the
+#: allow-list says.
+CORE_PLUGINS = ("workspace.automations.hooks",)
 DEFAULT_PLUGINS = (
     "plugins.fields_basic",
     "plugins.fields_contact",
@@ -32,6 +35,12 @@ DEFAULT_PLUGINS = (
     "storage_backends.local",
     "storage_backends.s3",
     "storage_backends.ftp",
+    "plugins.automation_triggers",
+    "plugins.automation_records",
+    "plugins.automation_work",
+    "plugins.automation_flow",
+    "plugins.automation_http",
+    "plugins.automation_mail",
 )
 
 
@@ -40,6 +49,8 @@ def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("workspace")
     pm.add_hookspecs(hookspecs)
     allowed = settings.allowed_plugins
+    for dotted in CORE_PLUGINS:
+        pm.register(importlib.import_module(dotted), name=dotted)
     for dotted in DEFAULT_PLUGINS:
         if not allowed or dotted in allowed:
             pm.register(importlib.import_module(dotted), name=dotted)
@@ -49,5 +60,10 @@ def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
             pm.load_setuptools_entrypoints("workspace", name=name)
     else:
         pm.load_setuptools_entrypoints("workspace")
+    # Modules named by the operator (a plugin that is not an installed package, or the test
+    # plugins a worker process needs): registered by dotted path, like the built-ins.
+    for dotted in settings.plugin_module_list:
+        if pm.get_plugin(dotted) is None:
+            pm.register(importlib.import_module(dotted), name=dotted)
     pm.check_pending()
     return pm

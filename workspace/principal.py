@@ -19,6 +19,9 @@ class Principal:
     is_admin: bool = False
     source: str = "api"
     source_ref: str | None = None
+    #: (automation id, record id) of each automation run that led to this change, oldest
+    #: first; carried into the outbox so the automations' loop guard can stop a cycle.
+    chain: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

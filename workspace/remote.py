@@ -214,8 +214,8 @@ class Connector:
     objects: ClassVar[tuple[RemoteObject, ...]]
     #: Whether pushes are supported (the mapping screen offers push only then).
     can_push: ClassVar[bool] = False
-    #: How webhooks find the connection: always by the secret address /hooks/<token>; a
-    #: signature (``verify_webhook``) is checked too where the tool signs.
+    #: What to tell an admin about setting up the tool's webhooks (sent to the connection's
+    #: secret address; ``verify_webhook`` checks a signature too where the tool signs).
     webhook_help: ClassVar[str] = ""
     name: ClassVar[str]
 

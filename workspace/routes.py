@@ -15,8 +15,9 @@ from workspace.access.api.accounts import AccountController as AccountApi
 from workspace.access.api.workspaces import MemberController, WorkspaceController
 from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
+from workspace.automations.api import AutomationController, HookController
 from workspace.connectors.api.connections import ConnectionController
-from workspace.connectors.api.hooks import HookController
+from workspace.connectors.api.hooks import VendorHookController
 from workspace.connectors.api.ownership import OwnershipController
 from workspace.connectors.pages.connections import ConnectionPages
 from workspace.connectors.pages.objects import ObjectPages
@@ -44,6 +45,7 @@ from workspace.types.pages.adopt import AdoptPages
 from workspace.types.pages.designer import DesignerPages
 from workspace.web.api_deps import DEPENDENCIES as API_DEPENDENCIES
 from workspace.web.bearer import BearerTokenMiddleware
+from workspace.web.deps import RUNTIME
 from workspace.web.errors import API_EXCEPTION_HANDLERS
 from workspace.web.idempotency import IdempotencyMiddleware
 from workspace.web.page_errors import PAGE_EXCEPTION_HANDLERS
@@ -78,6 +80,7 @@ def api_router() -> Router:
             StorageController,
             DatabaseController,
             AdoptController,
+            AutomationController,
             ConnectionController,
             OwnershipController,
         ],
@@ -88,14 +91,12 @@ def api_router() -> Router:
 
 
 def hook_router() -> Router:
-    """Vendor webhooks: no session, no Bearer token, no CSRF token (app.py exempts /hooks/);
-    the address's token finds the connection and the connector checks the signature."""
+    """Addresses outside callers post to without a token (their secret is in the path)."""
     return Router(
-        path="/",
-        route_handlers=[HookController],
-        dependencies=API_DEPENDENCIES,
+        path=PREFIX,
+        route_handlers=[HookController, VendorHookController],
+        dependencies={"runtime": RUNTIME},
         exception_handlers=API_EXCEPTION_HANDLERS,
-        include_in_schema=False,
     )
 
 

@@ -112,6 +112,39 @@ class Settings:
     """Seconds one statement on a customer-owned data database may take before its request
     fails with 503: a database that crawls must not hold request threads for minutes."""
 
+    plugin_modules: str = ""
+    """Comma-separated dotted paths of Python modules to register as plugins besides the
+    installed ones (a plugin that is not a package, e.g. ``my_company.workspace_hooks``).
+    The module must be importable from the server's working directory or path."""
+
+    embedded_worker: bool = True
+    """Run a background worker (automations, jobs, periodic tasks) inside each
+    ``workspace serve`` process. Set false when separate ``workspace worker`` processes run
+    the jobs instead."""
+
+    worker_threads: int = 2
+    """Threads per worker that run jobs (``workspace worker`` and the embedded worker)."""
+
+    worker_poll_ms: int = 1000
+    """How long an idle worker thread waits before it looks for due jobs and events again."""
+
+    job_lease_seconds: int = 60
+    """How long a claimed job stays a worker's without a sign of life; the worker renews it
+    every third of this while the job runs. A job whose worker died is taken over by
+    another worker after this long."""
+
+    jobs_keep_days: int = 7
+    """Days finished jobs and dispatched events are kept (to see what ran) before the
+    worker deletes them. Dead jobs stay until replayed or cancelled."""
+
+    automation_attempts: int = 5
+    """Attempts a failing automation step gets (with exponential backoff, about an hour in
+    all for five) before its run goes to the dead letter, to be replayed or dismissed."""
+
+    automation_runs_per_minute: int = 600
+    """Most automation runs one workspace starts per minute; the excess waits its turn (it
+    is queued, never dropped). 0: no cap."""
+
     connector_timeout: int = 10
     """Seconds a request to a connected SaaS tool may take to connect, and to send or read
     each part of its answer, before it counts as timed out (and is retried with backoff)."""
@@ -121,6 +154,11 @@ class Settings:
     def __post_init__(self) -> None:
         names = frozenset(p.strip() for p in self.plugins.split(",") if p.strip())
         object.__setattr__(self, "allowed_plugins", names)
+
+    @property
+    def plugin_module_list(self) -> list[str]:
+        """``plugin_modules`` as a list of dotted paths."""
+        return [p.strip() for p in self.plugin_modules.split(",") if p.strip()]
 
     @property
     def form_redirect_host_set(self) -> frozenset[str]:

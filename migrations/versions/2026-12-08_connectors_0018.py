@@ -4,7 +4,7 @@ every payload kept, conflicts, and retired record types.
 ``record_types.retired`` is a plain ADD COLUMN, not batch mode, for the reason 0014 gives.
 
 Revision ID: 0018
-Revises: 0015 (to be re-parented onto the automations migrations when both land)
+Revises: 0017
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from workspace.schema.coltypes import UtcDateTime, exact_string
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -6,6 +6,7 @@ ids of other tenants' workspaces cannot be probed.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 import phonenumbers
@@ -30,6 +31,15 @@ def clean_region(region: Any) -> str | None:
     if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationFailed.single("phone_region", "must be a region code such as US or DE")
     return region.upper()
+
+
+def clean_zone(zone: Any) -> str | None:
+    """An IANA time zone name (``Europe/Berlin``); None is UTC."""
+    if zone is None:
+        return None
+    if not isinstance(zone, str) or zone not in zoneinfo.available_timezones():
+        raise ValidationFailed.single("time_zone", "must be a time zone such as Europe/Berlin")
+    return zone
 
 
 def access(runtime: Runtime, principal: Principal, workspace_id: int) -> Access:
@@ -59,6 +69,7 @@ def create(
     row = {
         "name": clean_name(name),
         "phone_region": clean_region(phone_region),
+        "time_zone": None,
         "created_at": now,
         "created_by": principal.user_id,
     }
@@ -96,6 +107,8 @@ def update_settings(runtime: Runtime, acc: Access, changes: dict[str, Any]) -> d
         values["name"] = clean_name(changes["name"])
     if "phone_region" in changes:
         values["phone_region"] = clean_region(changes["phone_region"])
+    if "time_zone" in changes:
+        values["time_zone"] = clean_zone(changes["time_zone"])
     if values:
         with transaction(runtime.control, write=True) as conn:
             conn.execute(update(W).where(W.c.id == acc.workspace_id).values(values))
@@ -229,4 +242,4 @@ def _member(runtime: Runtime, acc: Access, user_id: int) -> dict[str, Any]:
 
 
 def _public(row: Any) -> dict[str, Any]:
-    return {key: row[key] for key in ("id", "name", "phone_region", "created_at")}
+    return {key: row[key] for key in ("id", "name", "phone_region", "time_zone", "created_at")}

@@ -285,7 +285,7 @@ def public(runtime: Runtime, row: Any) -> dict[str, Any]:
         "pull_every": row.pull_every,
         "state": row.state,
         "problem": row.problem,
-        "webhook_path": f"/hooks/{row.webhook_token}",
+        "webhook_path": f"/api/v1/hooks/connections/{row.webhook_token}",
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }

@@ -1,7 +1,7 @@
 """Vendor webhooks: "this record changed" from the tool, for one record at a time.
 
-A webhook reaches ``/hooks/<token>``: the token (random, per connection) finds the
-connection, the connector checks the signature where the tool signs (HubSpot, Stripe; for
+A webhook reaches ``/api/v1/hooks/connections/<token>``: the token (random, per connection)
+finds the connection, the connector checks the signature where the tool signs (HubSpot, Stripe; for
 Mailchimp the secret address is the check). Every call is kept before anything else, with
 its outcome, like a form post: refused ones too. The rows it names are kept *pending*, then
 taken at once if no sync of the connection is running, or by the running sync when it

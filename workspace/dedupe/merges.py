@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from workspace import activity
+from workspace import activity, outbox
 from workspace import models as m
 from workspace.clock import utcnow
 from workspace.databases import gate
@@ -78,6 +78,16 @@ def merge(
         )
         _note(tx, acc, rt, survivor_id, loser_id, "merge")
         _close_pairs(tx.control, rt, loser_id, acc.user_id, "merged")
+        data = {"survivor_id": survivor_id, "loser_id": loser_id, "merge_id": merge_id}
+        merged = outbox.by(
+            acc.principal,
+            acc.workspace_id,
+            "record.merged",
+            record_type_id=rt.id,
+            record_id=survivor_id,
+            data=data,
+        )
+        outbox.write(tx.control, [merged])
     return {"id": merge_id, "survivor": after, "loser": loser_id}
 
 

@@ -16,12 +16,13 @@ from sqlalchemy import Connection, Double, and_, cast, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
+from workspace import outbox
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.dedupe import pair_cursor
 from workspace.errors import NotFound, ValidationFailed
 from workspace.matching import RuleContext
-from workspace.principal import Access
+from workspace.principal import Access, Principal
 from workspace.records import match_keys
 from workspace.records.match_keys import Candidate
 from workspace.runtime import Runtime
@@ -136,7 +137,7 @@ def scan(runtime: Runtime, acc: Access, rt: RecordTypeDef) -> dict[str, int]:
                 found = _judge(values, rd, batch, ctx)
                 if found:
                     with transaction(runtime.control, write=True) as control:
-                        queued += _queue(control, rt, found)
+                        queued += _queue(control, rt, found, acc.principal)
     return {"compared": compared, "queued": queued}
 
 
@@ -235,8 +236,11 @@ def _judge(
     return found
 
 
-def _queue(conn: Connection, rt: RecordTypeDef, found: list[tuple[int, Candidate]]) -> int:
-    """Queue new pairs; pairs already queued or decided (in any status) stay as they are."""
+def _queue(
+    conn: Connection, rt: RecordTypeDef, found: list[tuple[int, Candidate]], principal: Principal
+) -> int:
+    """Queue new pairs, each with its ``duplicate.queued`` event; pairs already queued or
+    decided (in any status) stay as they are."""
     known = _known(conn, rt, found)
     fresh: dict[tuple[int, int], tuple[int, Candidate]] = {}
     for x, c in found:
@@ -265,11 +269,38 @@ def _queue(conn: Connection, rt: RecordTypeDef, found: list[tuple[int, Candidate
         # and most of a 100,000-record scan's time.
         with conn.begin_nested():
             conn.execute(insert(PAIRS), rows)
-        return len(rows)
     except IntegrityError:  # a write queued one of them meanwhile: go one by one
         again = _known(conn, rt, found)
-        match_keys.queue_pairs(conn, rt, [xc for pair, xc in fresh.items() if pair not in again])
+        todo = [xc for pair, xc in fresh.items() if pair not in again]
+        match_keys.queue_pairs(conn, rt, todo, principal)
         return len(fresh.keys() - again)
+    _announce(conn, rt, fresh, principal)
+    return len(rows)
+
+
+def _announce(
+    conn: Connection,
+    rt: RecordTypeDef,
+    fresh: dict[tuple[int, int], tuple[int, Candidate]],
+    principal: Principal,
+) -> None:
+    """The events of pairs just queued (one read for their ids: a multi-row insert on
+    MySQL tells only the first)."""
+    ids = {
+        (a, b): pair_id
+        for pair_id, a, b in conn.execute(
+            select(PAIRS.c.id, PAIRS.c.record_a, PAIRS.c.record_b).where(
+                PAIRS.c.record_type_id == rt.id,
+                PAIRS.c.record_a.in_({a for a, _ in fresh}),
+                PAIRS.c.record_b.in_({b for _, b in fresh}),
+            )
+        )
+    }
+    events = [
+        match_keys.queued_event(principal, rt, ids[pair], pair[0], pair[1], c.score)
+        for pair, (_, c) in fresh.items()
+    ]
+    outbox.write(conn, events)
 
 
 def _known(

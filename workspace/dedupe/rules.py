@@ -162,7 +162,7 @@ def _backfill(runtime: Runtime, acc: Access, rt: RecordTypeDef, rd: RuleDef) -> 
             last = rows[-1]["id"]
         schema_changes.renew(runtime, rt.id)
     with transaction(runtime.control, write=True) as conn:
-        match_keys.queue_pairs(conn, rt, pairs)
+        match_keys.queue_pairs(conn, rt, pairs, acc.principal)
 
 
 def _set_enforced(conn: Connection, rt: RecordTypeDef, rd: RuleDef) -> None:

@@ -15,12 +15,14 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
+from workspace import outbox
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.errors import BadRequest, NotFound
+from workspace.forms import forms
 from workspace.principal import Access
 from workspace.runtime import Runtime
 
@@ -116,6 +118,30 @@ def decide(
     }
     with transaction(runtime.control, write=True) as conn:
         conn.execute(update(S).where(S.c.id == submission_id).values(values))
+        outbox.write(conn, [_submitted(conn, submission_id, outcome, record_id)])
+
+
+def _submitted(
+    conn: Connection, submission_id: int, outcome: str, record_id: int | None
+) -> outbox.OutboxEvent:
+    """The ``form.submitted`` event of a decided submission, made by the form as the activity
+    of its record is (its maker, source "form")."""
+    form = conn.execute(
+        select(F.c.id, F.c.workspace_id, F.c.record_type_id, F.c.created_by, S.c.kind)
+        .join(S, S.c.form_id == F.c.id)
+        .where(S.c.id == submission_id)
+    ).one()
+    data = {"form_id": form.id, "submission_id": submission_id, "outcome": outcome}
+    return outbox.OutboxEvent(
+        workspace_id=form.workspace_id,
+        kind="form.submitted",
+        record_type_id=form.record_type_id,
+        record_id=record_id,
+        actor_user_id=form.created_by,
+        source="form",
+        source_ref=forms.source_ref(form.id),
+        data={**data, "kind": form.kind},
+    )
 
 
 def recent_count(runtime: Runtime, hashed_ip: str) -> int:

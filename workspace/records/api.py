@@ -8,6 +8,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from workspace import activity, json_input
+from workspace.automations import automations
 from workspace.errors import BadRequest
 from workspace.records import records
 from workspace.schema.definitions import open_type
@@ -190,8 +191,11 @@ class RecordController(Controller):
         limit: int = 50,
         before: int | None = None,
     ) -> dict[str, Any]:
+        """The record's history, newest first; an entry made by an automation names it
+        (``source_name``)."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
-        return activity.for_record(runtime, acc, rt.id, record_id, limit=limit, before=before)
+        page = activity.for_record(runtime, acc, rt.id, record_id, limit=limit, before=before)
+        return automations.with_names(runtime, acc, page)
 
 
 def _json_param(raw: str | None) -> Any:

@@ -18,9 +18,12 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from workspace import models as m
+from workspace import outbox
 from workspace.clock import utcnow
+from workspace.db import inserted_id
 from workspace.errors import DuplicateFound
 from workspace.matching import RuleContext
+from workspace.principal import Principal
 from workspace.schema.record_values import record_out, with_links
 from workspace.schema.tables import RecordTypeDef, RuleDef
 
@@ -353,9 +356,13 @@ def drop_keys(conn: Connection, rt: RecordTypeDef, record_ids: Sequence[int]) ->
 
 
 def queue_pairs(
-    conn: Connection, rt: RecordTypeDef, pairs: Iterable[tuple[int, Candidate]]
+    conn: Connection,
+    rt: RecordTypeDef,
+    pairs: Iterable[tuple[int, Candidate]],
+    principal: Principal,
 ) -> None:
-    """Put possible duplicates in the review queue once each (either order is the pair)."""
+    """Put possible duplicates in the review queue once each (either order is the pair),
+    each with its ``duplicate.queued`` event."""
     table = m.duplicate_pairs
     for record_id, candidate in pairs:
         a, b = sorted((record_id, candidate.record_id))
@@ -370,7 +377,7 @@ def queue_pairs(
             continue
         try:
             with conn.begin_nested():
-                conn.execute(
+                done = conn.execute(
                     insert(table).values(
                         workspace_id=rt.workspace_id,
                         record_type_id=rt.id,
@@ -385,3 +392,19 @@ def queue_pairs(
                 )
         except IntegrityError:
             continue  # queued by a concurrent write meanwhile
+        pair_id = inserted_id(done)
+        outbox.write(conn, [queued_event(principal, rt, pair_id, a, b, candidate.score)])
+
+
+def queued_event(
+    principal: Principal, rt: RecordTypeDef, pair_id: int, a: int, b: int, score: float
+) -> outbox.OutboxEvent:
+    """The event of a pair put in the review queue (on the newer record of the two)."""
+    return outbox.by(
+        principal,
+        rt.workspace_id,
+        "duplicate.queued",
+        record_type_id=rt.id,
+        record_id=b,
+        data={"pair_id": pair_id, "record_a": a, "record_b": b, "score": score},
+    )

@@ -47,6 +47,9 @@ from workspace.schema.tables import RecordTypeDef
 ATTEMPTS = 3
 LIST_MAX = 200
 T = TypeVar("T")
+#: Writes of the caller in the same transaction as a batch, given its outcomes (an import
+#: keeping its rows, an automation marking its step done): kept exactly when the records are.
+After = Callable[[Tx, list[Outcome]], None]
 
 
 class _StaleDefinition(Exception):
@@ -166,10 +169,12 @@ def create(
     fields: Any,
     *,
     override: match_keys.Override | None = None,
+    after: After | None = None,
 ) -> dict[str, Any]:
     """Create a record. Dedupe rules may merge it into a record on file instead (the answer
     then has ``merged_into``) or list possible ``duplicates`` queued for review; an entry
-    path with its own duplicate policy (a public form) passes an ``override``."""
+    path with its own duplicate policy (a public form) passes an ``override``. ``after``
+    writes in the same transaction as the record (an automation marking its step done)."""
     acc.require("member")
     outcome = _single(
         runtime,
@@ -177,6 +182,7 @@ def create(
         rt,
         lambda rt, tx: [record_items.create_item(rt, acc, 0, fields)],
         override=override,
+        after=after,
     )
     return with_dedupe(outcome)
 
@@ -217,14 +223,17 @@ def update_record(
     fields: Any,
     *,
     version: int | None = None,
+    after: After | None = None,
 ) -> dict[str, Any]:
-    """Partial update. With ``version``, a record changed since then is refused with 409."""
+    """Partial update. With ``version``, a record changed since then is refused with 409.
+    ``after`` writes in the same transaction, as for :func:`create`."""
     acc.require("member")
     outcome = _single(
         runtime,
         acc,
         rt,
         lambda rt, tx: [record_items.update_item(rt, acc, 0, record_id, fields, version)],
+        after=after,
     )
     return with_dedupe(outcome)
 
@@ -269,6 +278,7 @@ def bulk(
     mode: str = "create",
     match_on: Any = None,
     atomic: bool = True,
+    after: After | None = None,
 ) -> dict[str, Any]:
     """Create, update or upsert up to ``bulk_limit`` records in one transaction.
 
@@ -297,7 +307,7 @@ def bulk(
             return [record_items.bulk_update_item(rt, acc, i, item) for i, item in enumerate(items)]
         return [record_items.bulk_create_item(rt, acc, i, item) for i, item in enumerate(items)]
 
-    outcomes, written = _run(runtime, acc, rt, build, atomic=atomic)
+    outcomes, written = _run(runtime, acc, rt, build, atomic=atomic, after=after)
     return _bulk_result(outcomes, written)
 
 
@@ -308,7 +318,7 @@ def create_from_texts(
     rows: list[dict[str, str]],
     *,
     override: match_keys.Override | None,
-    after: Callable[[Tx, list[Outcome]], None],
+    after: After,
 ) -> list[Outcome]:
     """Create up to ``bulk_limit`` records from values written for people (an import's
     cells), each row on its own: good rows are written, bad ones get their errors. Dedupe
@@ -349,8 +359,9 @@ def _single(
     build: Callable[[RecordTypeDef, Tx], list[Item]],
     *,
     override: match_keys.Override | None = None,
+    after: After | None = None,
 ) -> Outcome:
-    outcomes, _ = _run(runtime, acc, rt, build, atomic=True, override=override)
+    outcomes, _ = _run(runtime, acc, rt, build, atomic=True, override=override, after=after)
     outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error
@@ -365,7 +376,7 @@ def _run(
     *,
     atomic: bool,
     override: match_keys.Override | None = None,
-    after: Callable[[Tx, list[Outcome]], None] | None = None,
+    after: After | None = None,
 ) -> tuple[list[Outcome], bool]:
     """Run a batch in one transaction, retrying on a changed definition, a unique index
     refusing a value (the retry names the clash per item), or a deadlock. Returns the

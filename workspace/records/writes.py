@@ -83,7 +83,7 @@ def write_batch(
         if batch.follows(item) and item.error is None:
             batch.follow(item, items)
     match_keys.write_keys(tx.data, rt, batch.written(), ctx, created=batch.created)
-    match_keys.queue_pairs(tx.control, rt, batch.pairs())
+    match_keys.queue_pairs(tx.control, rt, batch.pairs(), principal)
     activity.write(tx.control, principal, rt.workspace_id, rt.id, batch.entries)
     return [batch.outcomes.get(i.index) or Outcome(i.index, "error", error=i.error) for i in items]
 

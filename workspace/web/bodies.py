@@ -38,6 +38,7 @@ class WorkspaceIn(Body):
 class WorkspacePatch(Body):
     name: str | UnsetType = UNSET
     phone_region: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
 
 
 class MemberIn(Body):
@@ -147,3 +148,38 @@ class MergeIn(Body):
 class ImportRunIn(Body):
     mapping: dict[str, str | None]
     policy: str = "rules"
+
+
+class AutomationIn(Body):
+    name: str
+    record_type: int
+    trigger: dict[str, Any]
+    actions: list[Any]
+    conditions: dict[str, Any] | None = None
+    enabled: bool = True
+
+
+class AutomationPatch(Body):
+    name: str | UnsetType = UNSET
+    record_type: int | UnsetType = UNSET
+    trigger: dict[str, Any] | UnsetType = UNSET
+    actions: list[Any] | UnsetType = UNSET
+    conditions: dict[str, Any] | UnsetType | None = UNSET
+    enabled: bool | UnsetType = UNSET
+
+
+class DryRunIn(Body):
+    record: int | None = None
+
+
+class RunIdsIn(Body):
+    runs: list[int]
+
+
+class MailIn(Body):
+    host: str
+    from_address: str
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password: str | UnsetType | None = UNSET

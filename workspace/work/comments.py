@@ -7,7 +7,7 @@ history keeps every version, including the text of a deleted comment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -42,9 +42,16 @@ def clean_body(body: Any) -> str:
 
 
 def add(
-    runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int, body: Any
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    record_id: int,
+    body: Any,
+    *,
+    after: Callable[[Connection], None] | None = None,
 ) -> dict[str, Any]:
-    """Comment on a live record; every member it mentions is notified."""
+    """Comment on a live record; every member it mentions is notified. ``after`` writes in
+    the same transaction (an automation marking its step done)."""
     acc.require("member")
     text = clean_body(body)
     records.get(runtime, acc, rt, record_id)  # 404 for a missing or deleted record
@@ -62,6 +69,8 @@ def add(
         row["id"] = inserted_id(conn.execute(insert(C).values(row)))
         _history(conn, acc, row, "comment_added", None, _snapshot(row))
         _notify(conn, acc, row, mentions.mentioned(text, people))
+        if after is not None:
+            after(conn)
     return _public(row, people)
 
 

@@ -8,6 +8,7 @@ the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, case, insert, select, update
@@ -31,10 +32,17 @@ PAGE_MAX = 200
 
 
 def create(
-    runtime: Runtime, acc: Access, rt: RecordTypeDef, record_id: int, values: dict[str, Any]
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    record_id: int,
+    values: dict[str, Any],
+    *,
+    after: Callable[[Connection], None] | None = None,
 ) -> dict[str, Any]:
     """A new task on a live record; ``values`` has ``title`` and optionally ``assignee``
-    (a member's user id), ``due`` (YYYY-MM-DD) and ``status``."""
+    (a member's user id), ``due`` (YYYY-MM-DD) and ``status``. ``after`` writes in the same
+    transaction (an automation marking its step done)."""
     acc.require("member")
     unknown = set(values) - set(EDITABLE)
     if unknown:
@@ -62,6 +70,8 @@ def create(
         row["id"] = inserted_id(conn.execute(insert(T).values(row)))
         _history(conn, acc, row, "task_added", None, snapshot(row))
         _notify(conn, acc, row, None)
+        if after is not None:
+            after(conn)
     return public(row)
 
 

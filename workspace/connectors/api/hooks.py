@@ -1,5 +1,6 @@
-"""The address vendors send webhooks to: ``/hooks/<token>``, without a login or a CSRF token
-(the token in the address finds the connection; the connector checks the signature)."""
+"""The address vendors send webhooks to: ``/api/v1/hooks/connections/<token>``, without a
+token of ours (the one in the address finds the connection; the connector checks the
+vendor's signature)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from workspace.remote import WebhookRequest
 from workspace.web.api_deps import RuntimeDep
 
 
-class HookController(Controller):
-    path = "/hooks"
+class VendorHookController(Controller):
+    path = "/hooks/connections"
     include_in_schema = False
 
     @route("/{token:str}", http_method=["GET", "POST"], status_code=200)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workspace import activity
+from workspace.automations import automations
 from workspace.clock import utcnow
 from workspace.errors import NotFound
 from workspace.principal import Access
@@ -75,6 +76,7 @@ def timeline(
 ) -> dict[str, Any]:
     """One page of the record's history, newest first, and where the next page starts."""
     page = activity.for_record(runtime, acc, rt.id, record_id, limit=PAGE, before=before)
+    automations.with_names(runtime, acc, page)
     labels = _relation_labels(runtime, acc, rt, page["items"])
     field_names = {f.id: f.name for f in rt.fields}
     views = work.views(runtime, acc, page["items"], members, field_names)
@@ -145,11 +147,17 @@ def _event(
         id=item["id"],
         action=item["action"],
         actor=actor_name(item["actor"], item["source"], members),
-        source=SOURCES.get(item["source"], f"via {item['source']}"),
+        source=_source(item),
         at=item["at"],
         changes=view.changes if view else _field_changes(rt, item, members, labels),
         work=view,
     )
+
+
+def _source(item: Mapping[str, Any]) -> str:
+    if item.get("source_name"):
+        return f"by automation {item['source_name']}"
+    return SOURCES.get(item["source"], f"via {item['source']}")
 
 
 def _field_changes(
