@@ -6,16 +6,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from tests.fake_saas import HubSpotFake, MailchimpFake, StripeFake
 from tests.helpers import Api, field, make_type
 from workspace import models as m
+from workspace.clock import utcnow
 from workspace.connectors import connections, mappings
 from workspace.db import transaction
+from workspace.jobs import queue
 from workspace.principal import Access
 from workspace.runtime import Runtime
 from workspace.settings import Settings
+
+
+@pytest.fixture
+def disconnect_after(runtime: Runtime) -> Any:
+    """After the test, its connections (to fakes that are gone) are disconnected and their
+    jobs cancelled: the database is shared, and a later test's worker must not spend time
+    pushing to addresses nobody listens on."""
+    yield
+    disconnect_loopback(runtime)
+
+
+def disconnect_loopback(runtime: Runtime) -> None:
+    cn, jobs = m.connections, m.jobs
+    with transaction(runtime.control, write=True) as conn:
+        conn.execute(
+            update(cn)
+            .where(cn.c.deleted_at.is_(None), cn.c.base_url.like("http://127.0.0.1:%"))
+            .values(deleted_at=utcnow(), pull_every=None, next_pull_at=None)
+        )
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.kind.like("connector.%"), jobs.c.state.in_(queue.UNFINISHED))
+            .values(state="cancelled", live_key=None, lease_token=None)
+        )
 
 
 def loopback_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.connectors import customer_type, loopback_settings
+from tests.connectors import (
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+)
 from tests.fake_saas import HubSpotFake, MailchimpFake
 from tests.helpers import Api
 from tests.web import csrf, sign_in
@@ -17,6 +21,9 @@ from workspace.settings import Settings
 
 pytest_plugins = ["tests.fake_saas.fixtures"]
 CONNECTIONS = "/workspaces/{ws}/connections"
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

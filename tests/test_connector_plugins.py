@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.connectors import loopback_settings
+from tests.connectors import (
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+)
 from tests.fake_saas.server import FakeServer, Handler, RecordedRequest, Reply
 from tests.helpers import field, make_type, records_path
 from tests.plugins import notebook
@@ -19,6 +22,9 @@ from workspace.plugins import DEFAULT_PLUGINS, make_plugin_manager
 from workspace.runtime import Runtime
 
 PEOPLE = [{"id": i, "email": f"p{i}@notebook.example", "name": f"Person {i}"} for i in range(7)]
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 class NotebookService(FakeServer):

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from tests.connectors import connect, count, customer_type, loopback_settings, map_story, outcomes
+from tests.connectors import (
+    connect,
+    count,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+    map_story,
+    outcomes,
+)
 from tests.fake_saas import HubSpotFake, StripeFake
 from tests.helpers import records_path
 from tests.web import sign_in
@@ -19,6 +27,9 @@ from workspace.connectors import engine
 from workspace.errors import Conflict
 
 LIST = "GET /crm/v3/objects/contacts"
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

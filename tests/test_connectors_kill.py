@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.connectors import connect, count, customer_type, loopback_settings, map_story
+from tests.connectors import (
+    connect,
+    count,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+    map_story,
+)
 from tests.fake_saas import HubSpotFake
 from tests.helpers import records_path
 from workspace import models as m
@@ -37,6 +44,9 @@ SYNC = textwrap.dedent(
     engine.run_sync(runtime, connection)
     """
 )
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.connectors import connect, customer_type, loopback_settings
+from tests.connectors import (
+    connect,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+)
 from tests.fake_saas import HubSpotFake, StripeFake
 from tests.helpers import Api, records_path
 from workspace.connectors import engine, mappings, push
@@ -19,6 +24,9 @@ BILLING = [
     {"property": "name", "field": "legal_name", "owner": "connection"},
     {"property": "description", "field": "company", "direction": "push"},
 ]
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

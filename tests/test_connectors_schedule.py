@@ -6,10 +6,18 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from tests.connectors import connect, customer_type, loopback_settings, map_story
+from tests.connectors import (
+    connect,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+    map_story,
+)
 from tests.fake_saas import StripeFake
 from workspace.cli import cli
 from workspace.connectors import connections, mappings
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

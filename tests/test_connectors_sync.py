@@ -9,17 +9,29 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.connectors import connect, count, customer_type, loopback_settings, map_story, outcomes
+from tests.connectors import (
+    connect,
+    count,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+    map_story,
+    outcomes,
+)
 from tests.fake_saas import Clock, HubSpotFake, MailchimpFake, StripeFake, people
 from tests.helpers import Api, records_path
 from workspace import models as m
-from workspace.connectors import engine, push
+from workspace.connectors import engine, lease, push
 from workspace.db import transaction
 from workspace.dedupe import merges
+from workspace.jobs.worker import run_until_idle
 from workspace.principal import Access
 from workspace.schema.definitions import get_type
 
 X = m.external_ids
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture
@@ -234,29 +246,24 @@ def test_hubspot_changes_sharing_a_millisecond_are_each_read_once(runtime, api, 
 
 
 def test_one_sync_per_connection_at_a_time(runtime, api, ws, access):
+    """Outside the queue (the command line) a sync holds the connection's lease: another
+    one is refused while it runs, and the queue holds at most one sync job per connection."""
     rt = customer_type(api, ws)
     with HubSpotFake() as hubspot:
         hubspot.seed_contacts(3)
         connection = connect(runtime, access, hubspot)
         map_story(runtime, access, connection, "hubspot", rt["id"])
-        hubspot.hang("GET /crm/v3/objects/contacts", seconds=1.5)
-        started = engine.start(runtime, access, connection)
+        lease.claim(runtime, connection, "another-process")
         with pytest.raises(engine.SyncBusy):
             engine.run_sync(runtime, connection)
+        lease.release(runtime, connection, "another-process")
+        assert api.post(f"/workspaces/{ws}/connections/{connection}/sync", expect=202)["queued"]
         api.post(f"/workspaces/{ws}/connections/{connection}/sync", expect=409)
-        finished = wait_for_run(api, ws, connection, started["id"])
-    assert finished["state"] == "done" and finished["counts"]["created"] == 3
-
-
-def wait_for_run(api: Api, ws: int, connection: int, run_id: int) -> dict[str, Any]:
-    import time
-
-    for _ in range(200):
-        run = api.get(f"/workspaces/{ws}/connections/{connection}/runs/{run_id}")
-        if run["state"] != "running":
-            return dict(run)
-        time.sleep(0.05)
-    raise AssertionError("the run did not finish")
+        assert engine.waiting(runtime, connection)
+        assert run_until_idle(runtime) >= 1
+        assert not engine.waiting(runtime, connection)
+        (run,) = api.get(f"/workspaces/{ws}/connections/{connection}/runs")
+    assert (run["state"], run["trigger"], run["counts"]["created"]) == ("done", "manual", 3)
 
 
 def test_pulls_write_as_the_connection_in_the_history(runtime, api, ws, access: Access):

@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser import LiveServer, serving
-from tests.connectors import connect, customer_type, loopback_settings, map_story
+from tests.connectors import (
+    connect,
+    customer_type,
+    disconnect_loopback,
+    loopback_settings,
+    map_story,
+)
 from tests.fake_saas import HubSpotFake, MailchimpFake, StripeFake, people
 from tests.fake_saas.hubspot import signature_v3
 from tests.helpers import Api
@@ -79,6 +85,7 @@ def story(server: LiveServer) -> Iterator[Story]:
     made = Story(server)
     yield made
     made.http.close()
+    disconnect_loopback(server.runtime)
 
 
 class _Client:

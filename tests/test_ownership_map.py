@@ -9,7 +9,13 @@ import io
 
 import pytest
 
-from tests.connectors import connect, customer_type, loopback_settings, map_story
+from tests.connectors import (
+    connect,
+    customer_type,
+    disconnect_after,  # noqa: F401 (a fixture, asked for by name below)
+    loopback_settings,
+    map_story,
+)
 from tests.fake_saas import MailchimpFake, StripeFake
 from tests.helpers import PREFIX, field, make_type, records_path
 from tests.web import sign_in
@@ -17,6 +23,9 @@ from workspace.access import workspaces
 from workspace.connectors import engine
 
 ONE = "/workspaces/{ws}/types/{type}"
+
+
+pytestmark = pytest.mark.usefixtures("disconnect_after")
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from tests.browser import LiveServer, log_in, screenshot, serving
-from tests.connectors import loopback_settings
+from tests.connectors import disconnect_loopback, loopback_settings
 from tests.fake_saas import MailchimpFake, people
 from workspace.access import workspaces
 from workspace.dedupe import rules
+from workspace.jobs.worker import Worker
 from workspace.principal import Principal
 from workspace.records import records
 from workspace.types import record_types
@@ -23,9 +24,19 @@ from workspace.types import record_types
 
 @pytest.fixture(scope="module")
 def connect_server(database_url, tmp_path_factory) -> Iterator[LiveServer]:
-    """A live server whose operator lets admins use hosts on loopback (the fakes)."""
-    with serving(loopback_settings(database_url, tmp_path_factory.mktemp("ui-conn"))) as live:
-        yield live
+    """A live server whose operator lets admins use hosts on loopback (the fakes), with a
+    job worker, as `workspace serve` runs one."""
+    settings = loopback_settings(
+        database_url, tmp_path_factory.mktemp("ui-conn"), worker_poll_ms=100
+    )
+    with serving(settings) as live:
+        worker = Worker(live.runtime)
+        worker.start()
+        try:
+            yield live
+        finally:
+            worker.stop(10)
+            disconnect_loopback(live.runtime)
 
 
 def test_admin_maps_a_tool_and_reads_the_ownership_map(page: Any, connect_server, request):

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 #: The server's own engines that work through plugin hooks; always registered, whatever the
 #: allow-list says.
-CORE_PLUGINS = ("workspace.automations.hooks",)
+CORE_PLUGINS = ("workspace.automations.hooks", "workspace.connectors.hooks")
 DEFAULT_PLUGINS = (
     "plugins.fields_basic",
     "plugins.fields_contact",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import uuid
 from typing import Any
 
@@ -29,6 +28,7 @@ from workspace.connectors import connections, lease, mappings, runs, webhooks
 from workspace.connectors.batches import Pulled, Sync, connector_access, write_page
 from workspace.db import transaction
 from workspace.errors import Conflict, NotFound, WorkspaceError
+from workspace.jobs import queue
 from workspace.leases import LeaseLost
 from workspace.principal import Access
 from workspace.remote import Connector, CredentialsRejected, RemoteError
@@ -60,25 +60,42 @@ def run_sync(
     return _end(runtime, row, run_id, token, state, error)
 
 
-def start(
-    runtime: Runtime, acc: Access, connection_id: int, *, trigger: str = "manual"
-) -> dict[str, Any]:
-    """Start a sync now and run it in a background thread (its run shows its progress);
-    an admin's "Sync now". SyncBusy (409) when one is running."""
+SYNC = "connector.sync"
+
+
+def sync_key(connection_id: int) -> str:
+    return f"sync:{connection_id}"
+
+
+def queue_sync(conn: Connection, workspace_id: int, connection_id: int, trigger: str) -> bool:
+    """Queue a sync of the connection as a background job, in the caller's transaction;
+    False when one is queued or running already (the job's key is the connection)."""
+    payload = {"connection": connection_id, "trigger": trigger}
+    key = sync_key(connection_id)
+    return queue.enqueue(conn, SYNC, payload, workspace_id=workspace_id, key=key) is not None
+
+
+def start(runtime: Runtime, acc: Access, connection_id: int) -> dict[str, Any]:
+    """An admin's "Sync now": queue a sync job (a worker runs it; its run shows its
+    progress). 409 when one is queued or running."""
     acc.require("admin")
+    with transaction(runtime.control, write=True) as conn:
+        row = connections.load(conn, acc.workspace_id, connection_id)
+        if row.state == "stopped":
+            raise Conflict(f"this connection is stopped: {row.problem}; save working credentials")
+        if not queue_sync(conn, acc.workspace_id, connection_id, "manual"):
+            raise SyncBusy("a sync of this connection is queued or running already")
+    return {"connection": connection_id, "queued": True}
+
+
+def waiting(runtime: Runtime, connection_id: int) -> bool:
+    """Whether a sync job of the connection is queued or running."""
+    J = m.jobs
     with transaction(runtime.control) as conn:
-        connections.load(conn, acc.workspace_id, connection_id)
-    token = uuid.uuid4().hex
-    row = lease.claim(runtime, connection_id, token)
-    run_id = _run_for(runtime, row, trigger, acc.user_id)
-
-    def work() -> None:
-        with lease.heartbeat(runtime, connection_id, token):
-            state, error = _pull_all(runtime, row, run_id, token, None)
-        _end(runtime, row, run_id, token, state, error)
-
-    threading.Thread(target=work, name=f"sync-{connection_id}", daemon=True).start()
-    return runs.summary(runtime, run_id)
+        found = conn.execute(
+            select(J.c.id).where(J.c.kind == SYNC, J.c.live_key == sync_key(connection_id))
+        ).first()
+    return found is not None
 
 
 def _pull_all(

@@ -23,6 +23,7 @@ from workspace.connectors import connections, lease, mappings, runs
 from workspace.connectors.batches import AlreadyDecided, Pulled, Sync, connector_access, write_page
 from workspace.db import transaction
 from workspace.errors import NotAuthenticated, NotFound
+from workspace.jobs import queue
 from workspace.remote import Connector, RemoteRow, WebhookRefused, WebhookRequest
 from workspace.remote_http import Api
 from workspace.runtime import Runtime
@@ -30,6 +31,8 @@ from workspace.schema import definitions
 
 CN, ROWS = m.connections, m.sync_rows
 PAGE = 100
+#: The job kind that takes waiting rows once the connection is free.
+WAITING = "connector.webhooks"
 
 
 def receive(runtime: Runtime, token: str, request: WebhookRequest) -> dict[str, Any]:
@@ -67,11 +70,8 @@ def receive(runtime: Runtime, token: str, request: WebhookRequest) -> dict[str, 
     run_id = _keep_call(
         runtime, row, kept or [_refused(body, "nothing in it this connection syncs")]
     )
-    taken = (
-        _take_now(runtime, row, connector)
-        if any(k["outcome"] == "pending" for k in kept)
-        else False
-    )
+    waiting = any(k["outcome"] == "pending" for k in kept)
+    taken = _take_now(runtime, row) if waiting else False
     return {"ok": True, "run": run_id, "rows": len(kept), "taken": taken}
 
 
@@ -100,13 +100,25 @@ def _keep_call(runtime: Runtime, row: Any, kept: list[dict[str, Any]]) -> int:
     return run_id
 
 
-def _take_now(runtime: Runtime, row: Any, connector: Connector) -> bool:
-    """Take the pending rows now unless a sync holds the connection (it takes them)."""
-    token = uuid.uuid4().hex
+def _take_now(runtime: Runtime, row: Any) -> bool:
+    """Take the waiting rows now; when a sync or push holds the connection, a background
+    job takes them as soon as it is free."""
     try:
-        row = lease.claim(runtime, row.id, token)
+        take_waiting(runtime, row.id)
     except lease.SyncBusy:
+        with transaction(runtime.control, write=True) as conn:
+            key = f"webhooks:{row.id}"
+            payload = {"connection": row.id}
+            queue.enqueue(conn, WAITING, payload, workspace_id=row.workspace_id, key=key)
         return False
+    return True
+
+
+def take_waiting(runtime: Runtime, connection_id: int) -> None:
+    """Take the connection's pending webhook rows under its lease (SyncBusy if held)."""
+    token = uuid.uuid4().hex
+    row = lease.claim(runtime, connection_id, token)
+    connector = runtime.connectors.get(row.kind)
     try:
         with lease.heartbeat(runtime, row.id, token):
             _, api = connections.open_api(runtime, row)
@@ -124,7 +136,6 @@ def _take_now(runtime: Runtime, row: Any, connector: Connector) -> bool:
                 api.client.close()
     finally:
         lease.release(runtime, row.id, token)
-    return True
 
 
 def process_pending(sync: Sync, connector: Connector, api: Api) -> int:

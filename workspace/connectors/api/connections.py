@@ -194,7 +194,8 @@ class ConnectionController(Controller):
     def sync(
         self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, connection_id: int
     ) -> dict[str, Any]:
-        """Pull now, in the background: answers with the run (poll it); 409 if one runs."""
+        """Queue a pull now (a background job; its run shows under ``runs``); 409 when one is
+        queued or running already."""
         acc = workspaces.access(runtime, principal, workspace_id)
         return engine.start(runtime, acc, connection_id)
 

@@ -22,7 +22,7 @@ ONE = PAGE + "/{connection_id:int}"
 NOTICES = {
     "saved": "Saved. Test the connection, then map what it should sync.",
     "tested": "The connection works.",
-    "started": "A sync has started; its progress shows below.",
+    "started": "A sync is queued: a worker runs it, and its progress shows below.",
     "mapped": "Mapping saved.",
     "decided": "Conflict decided.",
     "deleted": "Disconnected. The fields it owned belong to the workspace again.",
@@ -149,6 +149,7 @@ class ConnectionPages(Controller):
         acc, context = workspace_context(runtime, user, workspace_id)
         context["connection"] = connections.get(runtime, acc, connection_id)
         context["latest"] = _latest(runtime, acc, connection_id)
+        context["queued"] = engine.waiting(runtime, connection_id)
         return Template("connections/_progress.html", context=context)
 
     @post(ONE + "/conflicts/{conflict_id:int}", sync_to_thread=True)
@@ -225,6 +226,7 @@ def _show(
         mapped=mapped,
         runs=recent,
         latest=recent[0] if recent else None,
+        queued=engine.waiting(runtime, connection_id),
         conflicts=conflicts.list_conflicts(runtime, acc, connection_id),
         values=form or {},
         errors=error.fields if error else {},
