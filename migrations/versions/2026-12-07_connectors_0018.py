@@ -5,7 +5,7 @@ every payload kept, conflicts, and retired record types.
 
 Revision ID: 0018
 Revises: 0017
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-07 23:00:00
 """
 
 from __future__ import annotations
