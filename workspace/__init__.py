@@ -39,6 +39,25 @@ from workspace.identity import InvalidEmail, account_email
 from workspace.jobs.kinds import Job, JobKind, PeriodicTask, exponential
 from workspace.matching import DedupeRule, RuleContext, Score
 from workspace.outbox import OutboxEvent
+from workspace.remote import (
+    Change,
+    Connector,
+    Credential,
+    CredentialsRejected,
+    Page,
+    PushResult,
+    RateLimited,
+    RemoteError,
+    RemoteObject,
+    RemoteProperty,
+    RemoteRow,
+    RemoteUnavailable,
+    Watermark,
+    WebhookHit,
+    WebhookRefused,
+    WebhookRequest,
+)
+from workspace.remote_http import Api, json_of
 from workspace.schema.coltypes import ExactDecimal, UtcDateTime, exact_string, long_text
 from workspace.schema.fields import (
     ConfigContext,
@@ -58,8 +77,13 @@ from workspace.schema.fields import (
 
 __all__ = [
     "Action",
+    "Api",
+    "Change",
     "Checks",
     "ConfigContext",
+    "Connector",
+    "Credential",
+    "CredentialsRejected",
     "DedupeRule",
     "Event",
     "ExactDecimal",
@@ -73,7 +97,10 @@ __all__ = [
     "ObjectInfo",
     "ObjectNotFound",
     "OutboxEvent",
+    "Page",
     "PeriodicTask",
+    "PushResult",
+    "RateLimited",
     "RecordCreated",
     "RecordDeleted",
     "RecordEvent",
@@ -81,6 +108,11 @@ __all__ = [
     "RecordRestored",
     "RecordTypeChanged",
     "RecordUpdated",
+    "RemoteError",
+    "RemoteObject",
+    "RemoteProperty",
+    "RemoteRow",
+    "RemoteUnavailable",
     "RuleContext",
     "Score",
     "Step",
@@ -93,6 +125,10 @@ __all__ = [
     "UtcDateTime",
     "ValidationFailed",
     "ValueContext",
+    "Watermark",
+    "WebhookHit",
+    "WebhookRefused",
+    "WebhookRequest",
     "account_email",
     "check_name",
     "check_prefix",
@@ -103,6 +139,7 @@ __all__ = [
     "fold",
     "hookimpl",
     "is_name",
+    "json_of",
     "like_filter",
     "list_operand",
     "long_text",

@@ -17,6 +17,7 @@ from workspace.matching import DedupeRuleRegistry
 from workspace.plugin_calls import call_each
 from workspace.plugins import make_plugin_manager
 from workspace.rate_limits import RateLimiter
+from workspace.remote import ConnectorRegistry
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldTypeRegistry
 from workspace.settings import Settings
@@ -33,6 +34,9 @@ def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) ->
     storage_backends = StorageBackendRegistry()
     for _ in call_each(pm.hook.register_storage_backends, register=storage_backends.register):
         pass
+    connectors = ConnectorRegistry()
+    for _ in call_each(pm.hook.register_connectors, register=connectors.register):
+        pass
     engine = make_engine(
         settings.control_database_url,
         pool_size=settings.db_pool_size,
@@ -45,6 +49,7 @@ def build_runtime(settings: Settings, pm: pluggy.PluginManager | None = None) ->
         field_types=field_types,
         dedupe_rules=dedupe_rules,
         storage_backends=storage_backends,
+        connectors=connectors,
         tokens=TtlCache(settings.auth_cache_seconds),
         data_engines=DataEngines(settings),
         rate_limits=RateLimiter(engine, settings),

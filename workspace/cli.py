@@ -13,6 +13,7 @@ import click
 from workspace import migrate as migrations
 from workspace.access import auth, users, workspaces
 from workspace.boot import build_runtime
+from workspace.connectors import engine as sync_engine
 from workspace.databases import moves as data_moves
 from workspace.dedupe import queue as duplicates
 from workspace.errors import WorkspaceError
@@ -314,6 +315,37 @@ def data_move(resume: bool) -> None:
     finally:
         runtime.close()
     if any(state != "done" for state in states.values()):
+        raise SystemExit(1)
+
+
+@cli.group("connectors")
+def connectors_group() -> None:
+    """Sync connected SaaS tools."""
+
+
+@connectors_group.command("pull")
+@click.argument("connection_id", type=int, required=False)
+@click.option("--due", is_flag=True, help="Every connection whose scheduled pull is due.")
+def connectors_pull(connection_id: int | None, due: bool) -> None:
+    """Pull one connection now, or with --due every connection whose "pull every N
+    minutes" is due (run it every minute from cron until background jobs run it). A sync
+    a stopped process left is taken over once its lease has run out."""
+    runtime = _runtime()
+    try:
+        if due and connection_id is None:
+            done = sync_engine.run_due(runtime)
+        elif connection_id is not None and not due:
+            done = [sync_engine.run_sync(runtime, connection_id, trigger="cli")]
+        else:
+            raise click.UsageError("give CONNECTION_ID, or --due")
+    except WorkspaceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        runtime.close()
+    for run in done:
+        counts = ", ".join(f"{k} {n}" for k, n in run["counts"].items() if n)
+        click.echo(f"connection {run['connection']}: {run['state']} ({counts or 'nothing new'})")
+    if any(run["state"] != "done" for run in done):
         raise SystemExit(1)
 
 

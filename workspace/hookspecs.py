@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from workspace.events import Event
     from workspace.jobs.kinds import EventConsumer, JobKind, PeriodicTask
     from workspace.matching import DedupeRule
+    from workspace.remote import Connector
     from workspace.runtime import Runtime
     from workspace.schema.fields import FieldType
 
@@ -45,6 +46,13 @@ def register_storage_backends(register: Callable[[type[StorageBackend]], None]) 
     """Register StorageBackend classes (where file bytes are stored). Each has a ``kind``
     ("local", "s3", "ftp"...), unique across all plugins, and builds itself from an admin's
     settings with ``from_config``."""
+
+
+@hookspec
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    """Register Connector subclasses (``workspace.Connector``), one per SaaS tool: its remote
+    objects and properties, how to pull a page after a cursor, fetch rows by id, push
+    changes, and check and read its webhooks. Kinds must be unique across all plugins."""
 
 
 @hookspec

@@ -130,6 +130,8 @@ record_types = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # An adopted table: {"table", "key", "no_create"}; NULL for our own rt_<id>.
     Column("source", JSON, nullable=True),
+    # Retired (read-only on every path, still readable): {"at", "by", "note", "successor"}.
+    Column("retired", JSON, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -672,6 +674,184 @@ rate_counts = Table(
     Column("used", Integer, nullable=False),
 )
 
+# --- connectors: connections to SaaS tools, field ownership, external ids, syncs ---
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # A registered connector kind: hubspot | mailchimp | stripe | a plugin's.
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    # The vendor's API address by default; an admin may point it elsewhere (checked like
+    # every host an admin names).
+    Column("base_url", String(500), nullable=False),
+    # Settings that are not secrets (a Mailchimp audience id); secrets are sealed below.
+    Column("config", JSON, nullable=False, default=dict),
+    Column("sealed", String(4000), nullable=True),
+    # Random: the vendor's webhooks are sent to /hooks/<token> (Mailchimp signs nothing, so
+    # the address is the secret).
+    Column("webhook_token", exact_string(64), nullable=False, unique=True),
+    # Minutes between scheduled pulls; NULL pulls only on demand and on webhooks.
+    Column("pull_every", Integer, nullable=True),
+    Column("next_pull_at", UtcDateTime, nullable=True),
+    # active | stopped (credentials rejected: nothing runs until they are saved again)
+    Column("state", String(16), nullable=False, default="active"),
+    # What stopped the last sync, for the connection page ("credentials rejected: ...").
+    Column("problem", String(2000), nullable=True),
+    # One sync per connection at a time, across processes: whoever runs it holds the lease.
+    Column("lease_token", exact_string(32), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Deleting a connection hides it; its payloads and links stay on file.
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Index("ix_connections_workspace", "workspace_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+field_owners = Table(
+    "field_owners",
+    metadata,
+    # A field with no row here is owned by the workspace.
+    Column(
+        "field_id",
+        ForeignKey("fields.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("record_type_id", BigInteger, nullable=False, index=True),
+    # The connection that alone may write the field.
+    Column("connection_id", BigInteger, nullable=False, index=True),
+    Column("assigned_by", BigInteger, nullable=True),
+    Column("assigned_at", UtcDateTime, nullable=False),
+)
+
+connection_mappings = Table(
+    "connection_mappings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    # The connector's name of the remote object: contacts, companies, members, customers.
+    Column("remote_object", String(64), nullable=False),
+    Column("record_type_id", BigInteger, nullable=False, index=True),
+    # [{"property", "field" (field id), "direction": pull | push | both}]
+    Column("properties", JSON, nullable=False, default=list),
+    # active | retired (the old copy: no pull, no push; its links and payloads stay)
+    Column("state", String(16), nullable=False, default="active"),
+    # Where the next pull starts (the connector's own shape); NULL: a first, full pull.
+    # Written in the transaction that commits the page it follows.
+    Column("cursor", JSON, nullable=True),
+    Column("last_pull_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("connection_id", "remote_object"),
+    sqlite_autoincrement=True,
+)
+
+external_ids = Table(
+    "external_ids",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection_id", BigInteger, nullable=False),
+    Column("remote_object", String(64), nullable=False),
+    Column("remote_id", exact_string(255), nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    # The record this remote row is; a merge points it at the survivor (origin_record_id
+    # remembers where it came from, for undo).
+    Column("record_id", BigInteger, nullable=False),
+    Column("origin_record_id", BigInteger, nullable=False),
+    # The remote values as last pulled or pushed, by property: a remote change since then
+    # is told from a workspace change, so neither silently overwrites the other.
+    Column("remote_values", JSON, nullable=False, default=dict),
+    # The workspace's values of the pushed properties at the same moment (as the tool takes
+    # them): a push sends what changed in the workspace since, not every difference.
+    Column("workspace_values", JSON, nullable=False, default=dict),
+    Column("linked_at", UtcDateTime, nullable=False),
+    Column("synced_at", UtcDateTime, nullable=False),
+    # Set when the row was deleted in the tool; the record and its context stay.
+    Column("deleted_at", UtcDateTime, nullable=True),
+    UniqueConstraint("connection_id", "remote_object", "remote_id"),
+    Index("ix_external_ids_record", "record_type_id", "record_id"),
+    sqlite_autoincrement=True,
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    # pull | webhook | push
+    Column("kind", String(16), nullable=False),
+    # manual | schedule | webhook | resume | change
+    Column("trigger", String(16), nullable=False),
+    # running | done | failed | stopped (credentials rejected)
+    Column("state", String(16), nullable=False),
+    # {"object", "pages", "rows", "full"}: what the UI polls while it runs.
+    Column("progress", JSON, nullable=False, default=dict),
+    Column("error", String(2000), nullable=True),
+    Column("started_by", BigInteger, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_sync_runs_connection", "connection_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+sync_rows = Table(
+    "sync_rows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("connection_id", BigInteger, nullable=False),
+    Column("remote_object", String(64), nullable=False),
+    # NULL when the payload named none (it is then rejected).
+    Column("remote_id", exact_string(255), nullable=True),
+    # What came from the tool (or was sent to it), size-capped.
+    Column("payload", JSON, nullable=False),
+    # pending | created | linked | updated | unchanged | conflict | rejected | deleted |
+    # pushed
+    Column("outcome", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=True),
+    # Why (rejected), what differs (conflict), what changed (updated).
+    Column("detail", JSON, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_sync_rows_run", "run_id", "outcome", "id"),
+    Index("ix_sync_rows_remote", "connection_id", "remote_object", "remote_id"),
+    sqlite_autoincrement=True,
+)
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigInteger, nullable=False),
+    Column("connection_id", BigInteger, nullable=False),
+    Column("remote_object", String(64), nullable=False),
+    Column("remote_id", exact_string(255), nullable=False),
+    Column("record_type_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("field_id", BigInteger, nullable=False),
+    Column("property", String(200), nullable=False),
+    # The values when it was found: ours, theirs, and what both were at the last sync.
+    Column("workspace_value", JSON, nullable=True),
+    Column("remote_value", JSON, nullable=True),
+    Column("base_value", JSON, nullable=True),
+    # pull | push: which side found it
+    Column("found_in", String(16), nullable=False),
+    # open | kept_workspace | took_remote | dismissed
+    Column("state", String(16), nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", BigInteger, nullable=True),
+    Index("ix_sync_conflicts_open", "connection_id", "state", "id"),
+    Index("ix_sync_conflicts_record", "record_type_id", "record_id"),
+    sqlite_autoincrement=True,
+)
+
 # --- background jobs and the event outbox ---
 
 jobs = Table(
@@ -860,6 +1040,8 @@ __all__ = [
     "automation_steps",
     "automations",
     "comments",
+    "connection_mappings",
+    "connections",
     "data_databases",
     "data_move_tables",
     "data_moves",
@@ -867,6 +1049,8 @@ __all__ = [
     "dedupe_rules",
     "duplicate_pairs",
     "event_outbox",
+    "external_ids",
+    "field_owners",
     "fields",
     "files",
     "form_submissions",
@@ -887,6 +1071,9 @@ __all__ = [
     "storage_configs",
     "storage_migration_items",
     "storage_migrations",
+    "sync_conflicts",
+    "sync_rows",
+    "sync_runs",
     "tasks",
     "users",
     "views",

@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 
 #: The server's own engines that work through plugin hooks; always registered, whatever the
 #: allow-list says.
-CORE_PLUGINS = ("workspace.automations.hooks", "workspace.forms.hooks")
+CORE_PLUGINS = (
+    "workspace.automations.hooks",
+    "workspace.connectors.hooks",
+    "workspace.forms.hooks",
+)
 DEFAULT_PLUGINS = (
     "plugins.fields_basic",
     "plugins.fields_contact",
@@ -29,6 +33,9 @@ DEFAULT_PLUGINS = (
     "plugins.dedupe_company",
     "plugins.dedupe_names",
     "plugins.dedupe_contact",
+    "plugins.connectors_hubspot",
+    "plugins.connectors_mailchimp",
+    "plugins.connectors_stripe",
     "storage_backends.local",
     "storage_backends.s3",
     "storage_backends.ftp",

@@ -16,6 +16,12 @@ from workspace.access.api.workspaces import MemberController, WorkspaceControlle
 from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
 from workspace.automations.api import AutomationController, HookController
+from workspace.connectors.api.connections import ConnectionController
+from workspace.connectors.api.hooks import VendorHookController
+from workspace.connectors.api.ownership import OwnershipController
+from workspace.connectors.pages.connections import ConnectionPages
+from workspace.connectors.pages.objects import ObjectPages
+from workspace.connectors.pages.ownership import OwnershipPages
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
@@ -76,6 +82,8 @@ def api_router() -> Router:
             DatabaseController,
             AdoptController,
             AutomationController,
+            ConnectionController,
+            OwnershipController,
         ],
         dependencies=API_DEPENDENCIES,
         exception_handlers=API_EXCEPTION_HANDLERS,
@@ -92,7 +100,7 @@ def hook_router() -> Router:
     """Addresses outside callers post to without a token (their secret is in the path)."""
     return Router(
         path=PREFIX,
-        route_handlers=[HookController],
+        route_handlers=[HookController, VendorHookController],
         dependencies={"runtime": RUNTIME},
         exception_handlers=API_EXCEPTION_HANDLERS,
     )
@@ -124,6 +132,9 @@ def page_routers() -> list[Router]:
             DatabasePages,
             DatabaseMovePages,
             AdoptPages,
+            ConnectionPages,
+            ObjectPages,
+            OwnershipPages,
         ],
         dependencies=PAGE_DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],

@@ -22,6 +22,7 @@ from workspace.events import Event
 from workspace.matching import DedupeRuleRegistry
 from workspace.plugin_calls import call_each
 from workspace.rate_limits import RateLimiter
+from workspace.remote import ConnectorRegistry
 from workspace.schema.fields import FieldTypeRegistry
 from workspace.schema.tables import SchemaCache
 from workspace.settings import Settings
@@ -38,6 +39,7 @@ class Runtime:
     dedupe_rules: DedupeRuleRegistry = field(default_factory=DedupeRuleRegistry)
     schemas: SchemaCache = field(default_factory=SchemaCache)
     storage_backends: StorageBackendRegistry = field(default_factory=StorageBackendRegistry)
+    connectors: ConnectorRegistry = field(default_factory=ConnectorRegistry)
     #: Verified API tokens by hash (see ``services.auth``), trusted for a few seconds.
     tokens: TtlCache[Any] = field(default_factory=lambda: TtlCache(0))
     #: Built file backends by (storage settings row id, version): see services.file_storage.

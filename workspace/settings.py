@@ -170,6 +170,10 @@ class Settings:
     """Most automation runs one workspace starts per minute; the excess waits its turn (it
     is queued, never dropped). 0: no cap."""
 
+    connector_timeout: int = 10
+    """Seconds a request to a connected SaaS tool may take to connect, and to send or read
+    each part of its answer, before it counts as timed out (and is retried with backoff)."""
+
     allowed_plugins: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:

@@ -23,7 +23,7 @@ from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.files import files
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import records
+from workspace.records import external_ids, records
 from workspace.records.write_items import Item
 from workspace.records.writes import write_batch
 from workspace.runtime import Runtime
@@ -58,6 +58,7 @@ def merge(
         moved = _move_links(tx, acc, inbound, loser_id, survivor_id)
         moved.append(moves.move(tx.control, acc.workspace_id, rt.id, loser_id, survivor_id))
         files.move_for_merge(tx.control, rt.id, loser_id, survivor_id)
+        external_ids.move_for_merge(tx.control, rt.id, loser_id, survivor_id)
         records.write_deletion(tx.data, rt, acc, loser_id, loser["version"], deleted=True)
         after = _write_survivor(tx, acc, rt, survivor_id, chosen)
         merge_id = inserted_id(
@@ -133,6 +134,7 @@ def undo(
         _restore_links(tx, acc, inbound, done["moved_links"], done["loser_id"], survivor["id"])
         moves.move_back(tx.control, done["moved_links"], done["loser_id"])
         files.move_back_for_undo(tx.control, rt.id, done["loser_id"], survivor["id"])
+        external_ids.move_back_for_undo(tx.control, rt.id, done["loser_id"], survivor["id"])
         tx.control.execute(update(MG).where(MG.c.id == merge_id).values(undone_at=utcnow()))
         _note(tx, acc, rt, survivor["id"], done["loser_id"], "unmerge")
         _reopen_pair(tx.control, rt, survivor["id"], done["loser_id"])
@@ -223,8 +225,16 @@ def _write_survivor(
     """The survivor's new values through the ordinary write path: validation, uniqueness,
     dedupe keys and the activity history all apply."""
     item = Item(0, Parsed(values=_parsed(rt, values, acc)), record_id=survivor_id)
+    # A merge chooses between values already on file: a field a connection owns may take
+    # the loser's value (the owner wrote both), so ownership is not checked here.
     (outcome,) = write_batch(
-        tx, acc.principal, rt, [item], check_clashes=True, ctx=RuleContext(acc.phone_region)
+        tx,
+        acc.principal,
+        rt,
+        [item],
+        check_clashes=True,
+        ctx=RuleContext(acc.phone_region),
+        check_owners=False,
     )
     if outcome.error is not None:
         raise outcome.error

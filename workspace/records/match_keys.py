@@ -63,11 +63,17 @@ class Override:
     mode: str
     policy: str | None = None
     protect: frozenset[str] = frozenset()
+    #: Fields whose incoming value always wins a merge (a connector's own fields).
+    overwrite: frozenset[str] = frozenset()
+    #: Leave rules an admin turned off alone (a connector matches only through rules in use).
+    keep_off: bool = False
 
     def apply(self, rt: RecordTypeDef) -> tuple[RuleDef, ...]:
         rules = []
         for rd in rt.dedupe:
             mode = self.mode
+            if self.keep_off and rd.on_create == "off":
+                mode = "off"
             if rd.enforced and mode in {"off", "warn"}:
                 mode = rd.on_create
             if rd.rule.fuzzy and mode not in {"off", "warn"}:
@@ -75,6 +81,7 @@ class Override:
             policy = dict(rd.merge_policy)
             if self.policy is not None:
                 policy = {f.id: self.policy for f in rt.fields}
+            policy.update({f.id: "overwrite" for f in rt.fields if f.key in self.overwrite})
             policy.update({f.id: "ignore" for f in rt.fields if f.key in self.protect})
             rules.append(replace(rd, on_create=mode, merge_policy=policy))
         return tuple(rules)

@@ -34,7 +34,7 @@ from workspace.events import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import file_values, match_keys, tombstones
+from workspace.records import file_values, match_keys, ownership, tombstones
 from workspace.records import items as record_items
 from workspace.records.write_items import Item, Outcome
 from workspace.records.writes import write_batch
@@ -334,6 +334,24 @@ def create_from_texts(
     return outcomes
 
 
+def write_built(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    build: Callable[[RecordTypeDef, Tx], list[Item]],
+    *,
+    override: match_keys.Override | None,
+    after: Callable[[Tx, list[Outcome]], None],
+) -> list[Outcome]:
+    """Write items that ``build`` makes inside the write transaction (a connector's page:
+    which record a remote row is, is looked up there, so the answer holds until commit),
+    each on its own like an import's rows; ``after`` records the outcomes in the same
+    transaction. ``build`` runs again if the transaction is retried."""
+    acc.require("member")
+    outcomes, _ = _run(runtime, acc, rt, build, atomic=False, override=override, after=after)
+    return outcomes
+
+
 def _single(
     runtime: Runtime,
     acc: Access,
@@ -415,6 +433,9 @@ def _set_deleted(
 ) -> None:
     with gate.record_writes(runtime, acc.workspace_id) as tx:
         rt = definitions.current_def(runtime, tx.control, rt)
+        retired = ownership.retired_error(rt)
+        if retired is not None:
+            raise retired
         row = _lock_for_deletion(tx.data, rt, record_id, deleted=deleted, version=version)
         try:
             with tx.data.begin_nested():

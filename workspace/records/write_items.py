@@ -7,7 +7,9 @@ from typing import Any
 
 from workspace.errors import WorkspaceError
 from workspace.records.match_keys import Candidate
+from workspace.schema.fields import FieldDef
 from workspace.schema.record_values import Parsed
+from workspace.schema.tables import RecordTypeDef
 
 
 @dataclass
@@ -35,3 +37,14 @@ class Outcome:
     #: Dedupe: the existing record a create was merged into, and possible duplicates.
     merged_into: int | None = None
     candidates: list[Candidate] = field(default_factory=list)
+
+
+def sent_values(rt: RecordTypeDef, item: Item) -> dict[str, Any]:
+    """The values an item writes, by field key, as reads would return them."""
+    values = item.parsed.values
+    return {f.key: normalised(f, values[f.key]) for f in rt.fields if f.key in values}
+
+
+def normalised(f: FieldDef, value: Any) -> Any:
+    """Link values in the order reads return them, so re-sending them is not a change."""
+    return f.type.from_row(f, {f.column: value or []}) if f.type.uses_link_table else value

@@ -24,9 +24,9 @@ from workspace.errors import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Principal
-from workspace.records import dedupe_decisions, match_keys
+from workspace.records import dedupe_decisions, match_keys, ownership
 from workspace.records.match_keys import Candidate, Override, Verdict
-from workspace.records.write_items import Item, Outcome
+from workspace.records.write_items import Item, Outcome, normalised, sent_values
 from workspace.schema.fields import FieldDef
 from workspace.schema.record_values import (
     make_lookup,
@@ -48,9 +48,13 @@ def write_batch(
     check_clashes: bool,
     ctx: RuleContext,
     override: Override | None = None,
+    check_owners: bool = True,
 ) -> list[Outcome]:
     """Validate, dedupe and write ``items``. Items that fail carry an error; the rest are
     written, with their activity entries and dedupe keys, in the caller's transaction.
+
+    ``check_owners``: refuse items that would change a field another connection owns (off
+    only for a merge, which chooses between values already on file).
 
     ``check_clashes`` looks up unique values first so each clashing item gets its own error
     naming the other record. The first attempt skips it: the unique index decides anyway, and
@@ -58,6 +62,7 @@ def write_batch(
     """
     _mark_parse_errors(items)
     _refuse_creates(rt, items)
+    _refuse_retired(rt, items)
     lookup = make_lookup(tx.control, tx.data, rt.workspace_id)
     resolve_references(rt, [i.parsed for i in items if i.error is None], lookup)
     _mark_parse_errors(items)
@@ -65,6 +70,8 @@ def write_batch(
     rules = override.apply(rt) if override is not None else None
     verdicts = dedupe_decisions.decide(tx.data, rt, items, ctx, rules) if rt.dedupe else {}
     _turn_into_merges(tx.data, rt, items, verdicts)
+    if check_owners:
+        ownership.refuse_owned(rt, principal, items)
     if check_clashes:
         _mark_clashes(tx.data, rt, [i for i in items if i.error is None])
     batch = _Batch(tx.data, rt, principal, utcnow(), verdicts)
@@ -108,7 +115,7 @@ class _Batch:
         for item, row in zip(creates, rows, strict=True):
             self.created.add(row["id"])
             self._done(item, "created", row)
-            changes = _changes(self.rt, {}, _sent(self.rt, item))
+            changes = _changes(self.rt, {}, sent_values(self.rt, item))
             self.entries.append(activity.Entry(row["id"], "create", changes))
 
     def update(self, item: Item) -> None:
@@ -194,6 +201,15 @@ def _refuse_creates(rt: RecordTypeDef, items: list[Item]) -> None:
     for item in items:
         if item.is_create and item.error is None:
             item.error = Conflict(f"records cannot be created in this table: {rt.source.no_create}")
+
+
+def _refuse_retired(rt: RecordTypeDef, items: list[Item]) -> None:
+    error = ownership.retired_error(rt)
+    if error is None:
+        return
+    for item in items:
+        if item.error is None:
+            item.error = error
 
 
 def _mark_parse_errors(items: list[Item]) -> None:
@@ -345,7 +361,7 @@ def _insert(
     for f in rt.link_fields:
         links: list[dict[str, Any]] = []
         for item, row in zip(items, rows, strict=True):
-            values = _normalised(f, item.parsed.values.get(f.key))
+            values = normalised(f, item.parsed.values.get(f.key))
             row[f.column] = values
             links.extend({"record_id": row["id"], "value": v} for v in values)
         if links:
@@ -359,7 +375,7 @@ def _update(
     """Write only what differs; return the row as now stored and the activity changes."""
     current = item.current or {}
     old_values = {f.key: f.type.from_row(f, current) for f in rt.fields}
-    new_values = {k: v for k, v in _sent(rt, item).items() if v != old_values.get(k)}
+    new_values = {k: v for k, v in sent_values(rt, item).items() if v != old_values.get(k)}
     if not new_values:
         return current, []
     values = {
@@ -382,16 +398,6 @@ def _update(
                 conn.execute(insert(link), links)
             row[f.column] = new_values[f.key]
     return row, _changes(rt, old_values, new_values)
-
-
-def _sent(rt: RecordTypeDef, item: Item) -> dict[str, Any]:
-    values = item.parsed.values
-    return {f.key: _normalised(f, values[f.key]) for f in rt.fields if f.key in values}
-
-
-def _normalised(f: FieldDef, value: Any) -> Any:
-    """Link values in the order reads return them, so re-sending them is not a change."""
-    return f.type.from_row(f, {f.column: value or []}) if f.type.uses_link_table else value
 
 
 def _changes(rt: RecordTypeDef, old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:

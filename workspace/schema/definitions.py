@@ -13,9 +13,17 @@ from workspace.matching import DedupeRuleRegistry
 from workspace.principal import Access, Principal
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef, FieldTypeRegistry
-from workspace.schema.tables import RecordTypeDef, RuleDef, Source, UniqueCombo
+from workspace.schema.tables import (
+    FieldOwner,
+    RecordTypeDef,
+    Retirement,
+    RuleDef,
+    Source,
+    UniqueCombo,
+)
 
 RT, F, DR = m.record_types, m.fields, m.dedupe_rules
+FO, CN = m.field_owners, m.connections
 
 
 def build_def(conn: Connection, record_type_id: int, runtime: Runtime) -> RecordTypeDef:
@@ -25,7 +33,22 @@ def build_def(conn: Connection, record_type_id: int, runtime: Runtime) -> Record
         raise NotFound("record type not found")
     fields = field_rows(conn, record_type_id)
     rules = rule_defs(conn, record_type_id, runtime.dedupe_rules)
-    return def_from_rows(row._mapping, fields, runtime.field_types, dedupe=rules)
+    owners = field_owners(conn, record_type_id)
+    return def_from_rows(row._mapping, fields, runtime.field_types, dedupe=rules, owners=owners)
+
+
+def field_owners(conn: Connection, record_type_id: int) -> tuple[FieldOwner, ...]:
+    """The type's fields owned by a (live) connection. Every change of owner, and a rename
+    of an owning connection, bumps the type's schema version, so cached definitions follow."""
+    query = (
+        select(FO.c.field_id, FO.c.connection_id, CN.c.name, CN.c.kind)
+        .join(CN, CN.c.id == FO.c.connection_id)
+        .where(FO.c.record_type_id == record_type_id, CN.c.deleted_at.is_(None))
+        .order_by(FO.c.field_id)
+    )
+    return tuple(
+        FieldOwner(r.field_id, r.connection_id, r.name, r.kind) for r in conn.execute(query)
+    )
 
 
 def rule_defs(
@@ -77,6 +100,7 @@ def def_from_rows(
         "fields": defs,
         "unique_together": combos,
         "source": source_of(row, fields),
+        "retired": retirement_of(row),
     }
     values.update(overrides)
     return RecordTypeDef(**values)
@@ -93,6 +117,13 @@ def source_of(row: Any, fields: list[Any]) -> Source | None:
         columns={f["column_name"]: f["source_column"] for f in fields if f.get("source_column")},
         no_create=source.get("no_create"),
     )
+
+
+def retirement_of(row: Any) -> Retirement | None:
+    retired = row.get("retired")
+    if not retired:
+        return None
+    return Retirement(note=retired.get("note") or "", successor=retired.get("successor"))
 
 
 def field_def(row: Any, registry: FieldTypeRegistry) -> FieldDef:
@@ -177,11 +208,13 @@ def public_type(rt: RecordTypeDef) -> dict[str, Any]:
         "workspace": rt.workspace_id,
         "name": rt.name,
         "schema_version": rt.schema_version,
-        "fields": [public_field(f) for f in rt.fields],
+        "fields": [{**public_field(f), "owner": public_owner(rt, f)} for f in rt.fields],
         "unique_together": [
             {"id": c.id, "fields": [keys[fid] for fid in c.field_ids]} for c in rt.unique_together
         ],
     }
+    if rt.retired is not None:
+        found["retired"] = {"note": rt.retired.note, "successor": rt.retired.successor}
     if rt.source is not None:  # an adopted table, and whether records can be made
         columns = {f.key: rt.source.columns.get(f.column) for f in rt.fields}
         found["adopted"] = {
@@ -202,6 +235,14 @@ def public_field(f: FieldDef) -> dict[str, Any]:
         "position": f.position,
         "config": dict(f.config),
     }
+
+
+def public_owner(rt: RecordTypeDef, f: FieldDef) -> dict[str, Any]:
+    """Who may write the field: the workspace, or one connection (named)."""
+    owner = rt.owner_of(f.id)
+    if owner is None:
+        return {"type": "workspace"}
+    return {"type": "connection", "connection": owner.connection_id, "name": owner.name}
 
 
 def list_types(runtime: Runtime, acc: Access) -> list[dict[str, Any]]:

@@ -104,6 +104,26 @@ class Source:
 
 
 @dataclass(frozen=True)
+class FieldOwner:
+    """The connection that alone may write a field (a field without one is the workspace's)."""
+
+    field_id: int
+    connection_id: int
+    #: The connection's name, for messages and pages ("owned by Mailchimp").
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A retired record type: an old copy kept read-only, pointing to where the live records
+    are (``successor``, a record type id, or None)."""
+
+    note: str
+    successor: int | None = None
+
+
+@dataclass(frozen=True)
 class RecordTypeDef:
     """A record type as the schema engine sees it: definition plus its table objects."""
 
@@ -116,6 +136,9 @@ class RecordTypeDef:
     unique_together: tuple[UniqueCombo, ...] = ()
     dedupe: tuple[RuleDef, ...] = ()
     source: Source | None = None
+    #: Fields owned by a connection (every other field is the workspace's).
+    owners: tuple[FieldOwner, ...] = ()
+    retired: Retirement | None = None
     #: The record table, or for an adopted type the view its records are read through.
     table: Table = field(init=False, compare=False, repr=False)
 
@@ -127,6 +150,10 @@ class RecordTypeDef:
 
     def field_by_id(self, field_id: int) -> FieldDef | None:
         return next((f for f in self.fields if f.id == field_id), None)
+
+    def owner_of(self, field_id: int) -> FieldOwner | None:
+        """The connection owning a field, or None when the workspace owns it."""
+        return next((o for o in self.owners if o.field_id == field_id), None)
 
     @property
     def keys_table(self) -> Table:

@@ -30,6 +30,7 @@ TEMPLATE_PACKAGES = (
     "workspace.forms",
     "workspace.imports",
     "workspace.work",
+    "workspace.connectors",
 )
 
 

@@ -11,9 +11,11 @@ from litestar import Request
 from litestar.response import Template
 
 from workspace.access.sessions import SessionUser
+from workspace.db import transaction
 from workspace.errors import NotFound, VersionConflict, WorkspaceError
 from workspace.files.pages.files_view import files_context
 from workspace.principal import Access
+from workspace.records import external_ids
 from workspace.records.pages.record_views import (
     conflict_note,
     field_errors,
@@ -78,7 +80,9 @@ def record_page(
     acc, rt = open_type(runtime, user.principal, workspace_id, type_id)
     _, context = workspace_context(runtime, user, workspace_id)
     record, deleted = load(runtime, acc, rt, record_id)
-    can_edit = acc.can("member") and not deleted
+    can_edit = acc.can("member") and not deleted and rt.retired is None
+    with transaction(runtime.control) as conn:
+        copies = external_ids.for_record(conn, rt.id, record_id)
     editing = rt.field_by_key(edit) if edit and can_edit else None
     refused = refused or {}
     values = {
@@ -104,6 +108,7 @@ def record_page(
         conflict=refused.get("conflict"),
         problem=problem,
         before=before,
+        copies=copies,
     )
     return Template("record/page.html", context=context, status_code=status)
 
@@ -117,7 +122,7 @@ def fragment(
         "rt": rt,
         "record": record,
         "refs": refs,
-        "can_edit": acc.can("member"),
+        "can_edit": acc.can("member") and rt.retired is None,
         "edit_version": record.get("version"),
         "error": None,
         "conflict": None,

@@ -80,7 +80,7 @@ class Table:
 
     @property
     def can_edit(self) -> bool:
-        return self.acc.can("member")
+        return self.acc.can("member") and self.rt.retired is None
 
     def state(self, params: Params) -> tuple[ViewState, list[str]]:
         return ViewState.from_query(self.fields, params)

@@ -7,8 +7,8 @@ marks failed the submissions still ``received`` long after they came in; the ind
 (outcome, received_at) lets it find them without reading every submission. A customer
 database's row keeps what its connection test warned about (``data_databases.warnings``).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from workspace.schema.coltypes import exact_string
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
