@@ -9,7 +9,7 @@ database's row keeps what its connection test warned about (``data_databases.war
 
 Revision ID: 0019
 Revises: 0018
-Create Date: 2026-12-08 10:00:00
+Create Date: 2026-12-07 23:30:00
 """
 
 from __future__ import annotations
