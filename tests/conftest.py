@@ -19,13 +19,17 @@ from typing import Any
 import pymysql
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from tests.helpers import Api
 from workspace import migrate
+from workspace import models as m
 from workspace.access import auth, users, workspaces
 from workspace.app import create_app
 from workspace.boot import build_runtime
+from workspace.db import transaction
+from workspace.jobs.kinds import PERIODIC
 from workspace.principal import Access, Principal
 from workspace.runtime import Runtime
 from workspace.settings import Settings
@@ -130,8 +134,17 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = build_runtime(settings)
+    _unschedule_periodic_tasks(rt)
     yield rt
     rt.close()
+
+
+def _unschedule_periodic_tasks(rt: Runtime) -> None:
+    """Start every test as a new installation does, with no periodic task scheduled: the
+    database is shared by the tests of one process, and a test that runs the worker at a
+    moment ahead of the clock leaves the tasks scheduled after it."""
+    with transaction(rt.control, write=True) as conn:
+        conn.execute(delete(m.jobs).where(m.jobs.c.kind.startswith(PERIODIC)))
 
 
 @pytest.fixture

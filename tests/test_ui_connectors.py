@@ -102,6 +102,8 @@ def test_admin_maps_a_tool_and_reads_the_ownership_map(page: Any, connect_server
         progress.get_by_role("link", name="12 payloads kept").click()
         assert "done" in page.get_by_test_id("run-summary").inner_text()
         page.get_by_test_id("filter-created").click()
+        page.wait_for_url(re.compile(r"outcome=created$"))
+        page.wait_for_load_state()
         assert page.locator("tbody tr").count() == 12
         screenshot(page, request, "run")
 

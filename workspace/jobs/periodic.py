@@ -15,6 +15,7 @@ from functools import partial
 from sqlalchemy import Engine
 
 from workspace.db import transaction
+from workspace.errors import Unavailable
 from workspace.jobs import queue
 from workspace.jobs.kinds import PERIODIC, Job, JobKind, PeriodicTask
 from workspace.runtime import Runtime
@@ -29,6 +30,8 @@ def as_kind(task: PeriodicTask) -> JobKind:
 def _run(task: PeriodicTask, runtime: Runtime, job: Job) -> None:
     try:
         task.run(runtime)
+    except Unavailable as exc:
+        log.warning("periodic task %s waits for the database: %s", task.name, exc)
     except Exception:
         log.exception("periodic task %s failed; it runs again in %s", task.name, task.every)
     following = max(job.run_at, job.claimed_at) + task.every

@@ -21,6 +21,7 @@ import threading
 import traceback
 
 from workspace.clock import utcnow
+from workspace.errors import Unavailable
 from workspace.jobs import claims, dispatch, kinds, periodic, prune
 from workspace.jobs.kinds import Job, Registries
 from workspace.leases import LeaseLost
@@ -136,6 +137,10 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 busy = self._step(regs)
+            except Unavailable as exc:
+                # An outage is an expected bad day, not a bug: one line, not a traceback.
+                log.warning("worker waits for the database: %s", exc)
+                busy = False
             except Exception:
                 log.exception("worker step failed; trying again shortly")
                 busy = False
@@ -178,5 +183,7 @@ class Worker:
                 tokens = list(self._held)
             try:
                 claims.renew(self.runtime.control, tokens, lease, utcnow())
+            except Unavailable as exc:
+                log.warning("renewing job leases waits for the database: %s", exc)
             except Exception:
                 log.exception("renewing job leases failed; trying again")
