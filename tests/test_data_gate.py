@@ -4,6 +4,7 @@ ends, and a process whose cached route is stale writes where the records are now
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from tests.customer_mysql import (
 from tests.helpers import Api, field, make_type, records_path
 from workspace import models as m
 from workspace.boot import build_runtime
+from workspace.clock import utcnow
 from workspace.databases import gate as data_gate
 from workspace.databases import moves as data_moves
+from workspace.databases import verify as data_verify
 from workspace.db import transaction
 from workspace.principal import Access
 from workspace.records import records
+from workspace.schema import definitions
 from workspace.settings import Settings
 from workspace.types import record_types
 
@@ -56,7 +60,7 @@ def test_writes_while_frozen_get_503_with_retry_after_and_change_nothing(
         headers={"Authorization": f"Bearer {api.token}"},
     )
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
+    assert response.headers["Retry-After"] == "1"  # no estimate: the shortest wait
     error = response.json()["error"]
     assert error["code"] == "data_moving"
     assert error["message"] == (
@@ -73,6 +77,47 @@ def test_writes_while_frozen_get_503_with_retry_after_and_change_nothing(
     with transaction(runtime.control, write=True) as conn:
         data_gate.unfreeze(conn, ws)
     api.post(path, {"fields": {"name": "Bo"}}, expect=201)
+
+
+def test_retry_after_counts_down_to_the_end_the_mover_expects(api: Api, ws: int, runtime: Any):
+    rt, _ = make_type(api, ws, "Lead", field("Name", "text"))
+    path = "/api/v1" + records_path(ws, rt)
+    auth = {"Authorization": f"Bearer {api.token}"}
+
+    def retry_after() -> int:
+        response = api.client.post(path, json={"fields": {"name": "Bo"}}, headers=auth)
+        assert response.status_code == 503
+        return int(response.headers["Retry-After"])
+
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws, dt.timedelta(seconds=7))
+    assert retry_after() in (6, 7)
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws, dt.timedelta(seconds=0.2))
+    assert retry_after() == 1  # the header's unit: never 0
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.freeze(conn, ws, dt.timedelta(seconds=-30))
+    assert retry_after() == 1  # outlasting the estimate asks for the shortest wait again
+    with transaction(runtime.control, write=True) as conn:
+        data_gate.unfreeze(conn, ws)
+    api.post(records_path(ws, rt), {"fields": {"name": "Bo"}}, expect=201)
+
+
+def test_the_expected_freeze_is_the_walks_time_for_the_records_written_since(
+    api: Api, ws: int, runtime: Any, access: Access
+):
+    rows = [{"name": f"R{i}"} for i in range(40)]
+    rt, made = make_type(api, ws, "Lead", field("Name", "text"), rows=rows)
+    since = utcnow()
+    for row in made[:10]:  # a quarter of the records written after the walk began
+        api.patch(f"{records_path(ws, rt)}/{row['id']}", {"fields": {"name": "Changed"}})
+    with transaction(runtime.control) as conn:
+        definition = definitions.build_def(conn, rt["id"], runtime)
+    walk = dt.timedelta(seconds=8)
+    expected = data_verify.expected_freeze(runtime.control, [definition], since, walk)
+    assert expected == walk / 4 + data_verify.SETTLE_FIXED
+    nothing_since = data_verify.expected_freeze(runtime.control, [definition], utcnow(), walk)
+    assert nothing_since == data_verify.SETTLE_FIXED
 
 
 def test_schema_changes_are_refused_while_a_move_is_unfinished(

@@ -129,7 +129,7 @@ class DataMoving(Unavailable):
 
     code = "data_moving"
 
-    def __init__(self, retry_after: int = 5) -> None:
+    def __init__(self, retry_after: int = 1) -> None:
         super().__init__(
             "This workspace is being moved to another database; retry in a moment",
             retry_after=retry_after,

@@ -86,6 +86,8 @@ workspaces = Table(
     # Set while a move of the workspace's record data makes the copy equal and switches
     #: record writes answer 503 meanwhile. See services.data_gate.
     Column("data_frozen", Boolean, nullable=False, default=False, server_default=text("0")),
+    # When the mover expects the freeze to end: the 503s' Retry-After counts down to it.
+    Column("data_frozen_until", UtcDateTime, nullable=True),
     # Bumped at every switch of data database, so every process notices its cached route
     # is stale before it writes.
     Column("data_epoch", Integer, nullable=False, default=0, server_default=text("0")),

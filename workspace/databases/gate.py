@@ -7,6 +7,8 @@ on its workspace's row in the control transaction of its unit of work
 (:func:`record_writes`); the mover sets ``data_frozen`` under the exclusive lock
 (:func:`freeze`), so it waits for writes in flight, and writes arriving later see the flag
 and answer 503 with Retry-After instead of writing to a database about to be left behind.
+Retry-After counts down to the end the mover expects (``data_frozen_until``, at least one
+second, the header's unit), so a client that obeys it waits about as long as the freeze.
 On SQLite the control database's write transactions take turns anyway.
 
 The same lock carries ``data_epoch``, bumped at every switch: a process whose cached route
@@ -20,6 +22,8 @@ checked under the same lock in the transaction that claims the change
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from workspace import models as m
+from workspace.clock import utcnow
 from workspace.db import Tx, connected, joined, transaction
 from workspace.errors import Conflict, DataMoving, NotFound
 from workspace.runtime import Runtime
@@ -40,7 +45,9 @@ def lock_workspace(conn: Connection, workspace_id: int, *, exclusive: bool) -> A
     """Lock the workspace's row (shared or exclusive) and return its gate: ``data_frozen``
     and ``data_epoch``. Writers of a workspace's data or blobs share it; whoever must wait for
     them all takes it exclusively."""
-    query = select(W.c.id, W.c.data_frozen, W.c.data_epoch).where(W.c.id == workspace_id)
+    query = select(W.c.id, W.c.data_frozen, W.c.data_frozen_until, W.c.data_epoch).where(
+        W.c.id == workspace_id
+    )
     found = conn.execute(query.with_for_update(read=not exclusive)).first()
     if found is None:
         raise NotFound("workspace not found")
@@ -58,7 +65,7 @@ def record_writes(runtime: Runtime, workspace_id: int) -> Iterator[Tx]:
     with connected(routed) as early, transaction(runtime.control, write=True) as control:
         gate = lock_workspace(control, workspace_id, exclusive=False)
         if gate.data_frozen:
-            raise DataMoving()
+            raise DataMoving(retry_after=seconds_left(gate.data_frozen_until, utcnow()))
         own = runtime.data_engines.engine_for(runtime.control, workspace_id, gate.data_epoch)
         ready = early if own is routed else None
         data = own or runtime.control
@@ -66,16 +73,28 @@ def record_writes(runtime: Runtime, workspace_id: int) -> Iterator[Tx]:
             yield tx
 
 
-def freeze(conn: Connection, workspace_id: int) -> None:
-    """Inside the caller's transaction: stop record writes. Taking the lock exclusively waits
-    for the writes in flight (they hold it shared)."""
+def freeze(conn: Connection, workspace_id: int, expected: dt.timedelta | None = None) -> None:
+    """Inside the caller's transaction: stop record writes for about ``expected`` (unknown:
+    the shortest wait is asked for). Taking the lock exclusively waits for the writes in
+    flight (they hold it shared)."""
     lock_workspace(conn, workspace_id, exclusive=True)
-    conn.execute(update(W).where(W.c.id == workspace_id).values(data_frozen=True))
+    until = None if expected is None else utcnow() + expected
+    values = {"data_frozen": True, "data_frozen_until": until}
+    conn.execute(update(W).where(W.c.id == workspace_id).values(values))
 
 
 def unfreeze(conn: Connection, workspace_id: int) -> None:
     """Inside the caller's transaction: let record writes in again."""
-    conn.execute(update(W).where(W.c.id == workspace_id).values(data_frozen=False))
+    values = {"data_frozen": False, "data_frozen_until": None}
+    conn.execute(update(W).where(W.c.id == workspace_id).values(values))
+
+
+def seconds_left(until: dt.datetime | None, now: dt.datetime) -> int:
+    """Whole seconds to wait for a freeze expected to end at ``until``: at least 1 (a
+    freeze that outlasts its estimate asks for the shortest wait, again and again)."""
+    if until is None:
+        return 1
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 def bump_epoch(conn: Connection, workspace_id: int) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
@@ -140,9 +141,12 @@ def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
         # compare every range once more, so the frozen step below reads only what was
         # written since this walk began.
         since = _barrier(control, ws)
+        began = time.monotonic()
         walked = data_verify.walk(source, target, types, batch_size=batch_size, beat=beat)
+        walk = dt.timedelta(seconds=time.monotonic() - began)
+        expected = data_verify.expected_freeze(source, types, since, walk)
         with transaction(control, write=True) as conn:
-            data_gate.freeze(conn, ws)
+            data_gate.freeze(conn, ws, expected)
             _extend(conn, claim, state="switching")
         bad = data_verify.settle(control, move.id, source, target, types, since, walked, beat=beat)
     else:

@@ -1,0 +1,29 @@
+"""When a data move expects its write freeze to end, so the 503s it causes ask clients to
+wait about that long (Retry-After) instead of a fixed five seconds.
+
+Revision ID: 0024
+Revises: 0019
+Create Date: 2026-12-08 01:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from workspace.schema.coltypes import UtcDateTime
+
+revision = "0024"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("workspaces", sa.Column("data_frozen_until", UtcDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    # Plain DROP COLUMN, not batch mode: a batch rebuild of ``workspaces`` on SQLite would
+    # delete every workspace's types, forms and files through ON DELETE CASCADE.
+    op.drop_column("workspaces", "data_frozen_until")
