@@ -47,7 +47,8 @@ def customer_database() -> Iterator[None]:
         f"CREATE DATABASE `{LATIN}` CHARACTER SET latin1",
         f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
         f"CREATE USER '{WEAK}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
-        f"GRANT {', '.join(PRIVILEGES)} ON `{DB}`.* TO '{USER}'@'127.0.0.1'",
+        # TRIGGER too: a move's old copy here is then read-only in the database itself.
+        f"GRANT {', '.join(PRIVILEGES)}, TRIGGER ON `{DB}`.* TO '{USER}'@'127.0.0.1'",
         f"GRANT {', '.join(PRIVILEGES)} ON `{LATIN}`.* TO '{USER}'@'127.0.0.1'",
         f"GRANT SELECT, INSERT ON `{DB}`.* TO '{WEAK}'@'127.0.0.1'",
     )

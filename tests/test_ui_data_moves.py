@@ -108,6 +108,7 @@ def test_admin_moves_the_workspace_to_their_mysql_and_back(page: Any, move_serve
     assert page.get_by_test_id("db-location").inner_text() == CUSTOMER
     old = page.get_by_test_id("db-old-copy").inner_text()
     assert f"{MANAGED}, since " in old and "3 tables" in old  # the record, link and keys table
+    assert "Its database refuses changes too" in old
     assert f"all {CUSTOMERS * 2}" in page.get_by_test_id("db-move-state").inner_text()
     assert customer_sql(f"SELECT COUNT(*) FROM rt_{rt}") == [(CUSTOMERS,)]
     screenshot(page, request, "moved")
@@ -120,6 +121,7 @@ def test_admin_moves_the_workspace_to_their_mysql_and_back(page: Any, move_serve
     _wait_until_done(page)
     assert page.get_by_test_id("db-location").inner_text() == MANAGED
     assert CUSTOMER in page.get_by_test_id("db-old-copy").inner_text()
+    assert page.get_by_test_id("old-copy-enforced").is_visible()
     screenshot(page, request, "moved-back")
 
     asked.clear()

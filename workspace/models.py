@@ -637,6 +637,9 @@ data_moves = Table(
     Column("lease_until", UtcDateTime, nullable=True),
     # After the switch the source is the old copy: kept (read-only) | retired (dropped).
     Column("old_copy", String(16), nullable=True),
+    # How the old copy is kept read-only: "triggers" (its database refuses changes), or why
+    # its database would not take them (then only this server keeps from writing there).
+    Column("old_copy_guard", String(300), nullable=True),
     Index("ix_data_moves_workspace", "workspace_id", "state"),
     sqlite_autoincrement=True,
 )

@@ -97,8 +97,8 @@ def check(target: Target, *, allow_private: bool, timeout: float) -> dict[str, A
         with conn.cursor() as cursor:
             version = _version(target, cursor)
             _charset(target, cursor)
-            _privileges(target, cursor)
-            warnings = _durability(target, cursor)
+            granted = _privileges(target, cursor)
+            warnings = _durability(target, cursor) + _without_triggers(target, granted)
     finally:
         conn.close()
     return {"server_version": version, "warnings": warnings}
@@ -234,7 +234,8 @@ def _charset(target: Target, cursor: Any) -> None:
         )
 
 
-def _privileges(target: Target, cursor: Any) -> None:
+def _privileges(target: Target, cursor: Any) -> set[str]:
+    """The user's privileges on the database; refused if one the server needs is missing."""
     cursor.execute("SHOW GRANTS FOR CURRENT_USER()")
     granted = granted_privileges([str(row[0]) for row in cursor.fetchall()], target.database)
     missing = [p for p in PRIVILEGES if p not in granted]
@@ -246,6 +247,19 @@ def _privileges(target: Target, cursor: Any) -> None:
             f"{target.database!r}; grant them with GRANT {', '.join(missing)} ON "
             f"`{target.database}`.* TO ...",
         )
+    return granted
+
+
+def _without_triggers(target: Target, granted: set[str]) -> list[str]:
+    """TRIGGER is not needed to work, only to have the database itself refuse changes to an
+    old copy a move leaves here (workspace.databases.read_only): a warning, not a refusal."""
+    if "TRIGGER" in granted:
+        return []
+    return [
+        f"user {target.user!r} lacks TRIGGER on {target.database!r}: an old copy a move "
+        "leaves here is kept read-only by this server only, not by the database "
+        f"(GRANT TRIGGER ON `{target.database}`.* TO ...)"
+    ]
 
 
 def _durability(target: Target, cursor: Any) -> list[str]:
@@ -296,7 +310,7 @@ def granted_privileges(grants: list[str], database: str) -> set[str]:
         for privilege in match["privs"].split(","):
             name = privilege.strip().upper()
             if name in {"ALL", "ALL PRIVILEGES"}:
-                found.update(PRIVILEGES)
+                found.update(PRIVILEGES, ("TRIGGER",))
             elif "(" not in name:
                 found.add(name)
     return found

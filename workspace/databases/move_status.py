@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from workspace import models as m
 from workspace.data_engines import describe
+from workspace.databases.read_only import ENFORCED
 
 MOVES, TABLES, D, RT = m.data_moves, m.data_move_tables, m.data_databases, m.record_types
 
@@ -84,4 +85,7 @@ def old_copy(conn: Connection, workspace_id: int) -> dict[str, Any] | None:
         "location": where(conn, move.source_id),
         "since": move.finished_at,
         "tables": list(names),
+        # True: its database refuses every row change (triggers); else why it does not.
+        "enforced": move.old_copy_guard == ENFORCED,
+        "not_enforced_because": None if move.old_copy_guard == ENFORCED else move.old_copy_guard,
     }

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, select, update
 from workspace import leases
 from workspace import models as m
 from workspace.clock import utcnow
-from workspace.databases import connections, move_status, sql_views
+from workspace.databases import connections, move_status, read_only, sql_views
 from workspace.databases import copies as data_copy
 from workspace.databases import gate as data_gate
 from workspace.databases import verify as data_verify
@@ -161,7 +161,10 @@ def _run(runtime: Runtime, claim: Claim, batch_size: int) -> None:
             + "; ".join(str(b.mismatch) for b in bad)
             + ". Nothing was switched; the records stay where they were."
         )
-    _switch(runtime, claim)
+    # Writes are frozen: the source takes none from this server any more, and from now on
+    # none from anyone else either (a move that fails or is cancelled drops the triggers).
+    guard = _lock_old_copy(runtime, claim.id, source)
+    _switch(runtime, claim, guard)
     runtime.data_engines.forget(ws)
     for rt in types:
         sql_views.refresh_quietly(runtime, ws, rt.id)
@@ -237,7 +240,7 @@ def _extend(conn: Connection, claim: Claim, **values: Any) -> None:
         raise LeaseLost(claim.id)
 
 
-def _switch(runtime: Runtime, claim: Claim) -> None:
+def _switch(runtime: Runtime, claim: Claim, guard: str) -> None:
     """The target becomes the workspace's data database in one control transaction."""
     with transaction(runtime.control, write=True) as conn:
         row = conn.execute(select(MOVES).where(MOVES.c.id == claim.id)).one()
@@ -258,11 +261,38 @@ def _switch(runtime: Runtime, claim: Claim) -> None:
             update(MOVES)
             .where(MOVES.c.id == row.id)
             .values(
-                state="done", old_copy="kept", finished_at=now, lease_token=None, lease_until=None
+                state="done",
+                old_copy="kept",
+                old_copy_guard=guard,
+                finished_at=now,
+                lease_token=None,
+                lease_until=None,
             )
         )
         rows = move_status.public(conn, row)["total_rows"]
-        note(conn, row, None, f"switched: {rows} rows copied and verified; old copy kept")
+        kept = "read-only by triggers" if guard == read_only.ENFORCED else guard
+        note(conn, row, None, f"switched: {rows} rows copied and verified; old copy kept, {kept}")
+
+
+def _lock_old_copy(runtime: Runtime, move_id: int, source: Engine) -> str:
+    """Make the source, about to become the old copy, refuse changes in its own database too
+    (:mod:`workspace.databases.read_only`); returns how the old copy is kept read-only."""
+    with transaction(runtime.control) as conn:
+        move = conn.execute(select(MOVES).where(MOVES.c.id == move_id)).one()
+        names = table_names(conn, move_id)
+        live = move_status.where(conn, move.target_id)
+    message = (
+        f"read-only old copy: since {utcnow():%Y-%m-%d %H:%M} UTC the live records are in "
+        f"{live} (move {move_id})"
+    )
+    return read_only.refuse_writes(source, names, message)
+
+
+def unlock_source(runtime: Runtime, move: Any) -> None:
+    """A move that did not switch: its source stays live, so it takes changes again."""
+    with transaction(runtime.control) as conn:
+        names = table_names(conn, move.id)
+    read_only.allow_writes(engine_of(runtime, move.source_id), names)
 
 
 def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
@@ -284,6 +314,8 @@ def _fail(runtime: Runtime, claim: Claim, reason: str) -> None:
         if done.rowcount:
             data_gate.unfreeze(conn, row.workspace_id)
             note(conn, row, None, f"failed, nothing switched: {reason}")
+    if done.rowcount:
+        unlock_source(runtime, row)
 
 
 def claim_orphans(runtime: Runtime) -> list[Claim]:

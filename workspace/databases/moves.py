@@ -40,6 +40,7 @@ from workspace.databases.mover import (
     same_place,
     spawn,
     table_names,
+    unlock_source,
 )
 from workspace.databases.mover import RUNNING as RUNNING
 from workspace.db import transaction
@@ -153,6 +154,7 @@ def cancel(runtime: Runtime, acc: Access, move_id: int) -> dict[str, Any]:
         names = table_names(conn, move_id)
         note(conn, row, acc.principal, "cancelled: the records stay where they were")
     data_copy.drop_tables(engine_of(runtime, row.target_id), names)
+    unlock_source(runtime, row)
     return status(runtime, acc, move_id)
 
 
