@@ -19,11 +19,19 @@ httptools protocol with three additions, is handed to uvicorn as its HTTP protoc
   meant to stop would shut everyone else out.
 
 A connection closed by a timeout gets no answer: the client is not reading one anyway.
+
+Neither timeout closes a connection whose next bytes have already arrived unread: when a
+step of the event loop takes long (another thread holding the GIL, such as a data move
+hashing ranges), a timer that fell due runs before the read of bytes that came in meanwhile,
+and closing then would drop a request the client sent on a connection it saw open, which
+it cannot tell from a write that failed. The bytes are read at the loop's next turn instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import weakref
 from typing import Any
 
@@ -94,9 +102,19 @@ class ConnectionGuard(HttpToolsProtocol):
         self._stop_timer()
         self._timer = self.loop.call_later(seconds, self._expire, seconds)
 
+    def timeout_keep_alive_handler(self) -> None:
+        if _unread(self.transport):
+            return  # the next request is here: its read will stop our header timer too
+        _end_now(self.transport)
+        super().timeout_keep_alive_handler()
+
     def _expire(self, seconds: float) -> None:
         if self.flow.read_paused:  # the app has not taken what came: our wait, not theirs
             self._start_timer(seconds)
+        elif _unread(self.transport):
+            # Bytes came while the loop was busy: judge once they are read (a trickle
+            # stays bounded: by then nothing is unread, and the deadline has passed).
+            self._timer = self.loop.call_soon(self._expire, seconds)  # type: ignore[assignment]
         else:
             self.close()
 
@@ -111,3 +129,35 @@ class ConnectionGuard(HttpToolsProtocol):
         self._waiting.pop(self, None)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+
+def _end_now(transport: asyncio.Transport | None) -> None:
+    """Send the end of the stream at once: the transport closes the socket only at the loop's
+    next turn, and a client that sees the connection still open meanwhile sends its next
+    request on it, into a socket about to be closed."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError), _duplicate(sock) as peer:
+        peer.shutdown(socket.SHUT_WR)
+
+
+def _duplicate(sock: Any) -> socket.socket:
+    """A socket on a duplicate of ``sock``'s descriptor: asyncio hands out one that cannot
+    recv or shut down; closing the duplicate leaves the connection open."""
+    return socket.fromfd(sock.fileno(), sock.family, sock.type)
+
+
+def _unread(transport: asyncio.Transport | None) -> bool:
+    """Whether bytes the client sent wait unread in the connection's socket (an end of
+    stream is not a byte: a closed connection is closed)."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is None or transport is None or transport.is_closing():
+        return False
+    try:
+        with _duplicate(sock) as peer:
+            return bool(peer.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing there
+    except OSError:
+        return False  # reset: closing it loses nothing
