@@ -19,6 +19,8 @@ from tests.web import HX, csrf, log_in, page_user
 from workspace import models as m
 from workspace.access import auth, workspaces
 from workspace.automations import runs
+from workspace.automations.kinds import registries
+from workspace.automations.pages import form_input, screens
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
 from workspace.principal import Principal
@@ -426,3 +428,105 @@ def test_the_overview_counts_each_automations_dead_runs_and_its_latest(client, c
     assert found[other] == {"last": {"state": "done", "at": found[other]["last"]["at"]}, "dead": 0}
     assert quiet not in found
     assert made["dead"] > 0
+
+
+ROUND_TRIPS = [
+    ({"type": "record_created"}, [{"type": "add_comment", "text": "Hi {{ record.name }}"}]),
+    (
+        {"type": "record_deleted"},
+        [{"type": "email", "to": "a@example.org", "subject": "S", "text": "T"}],
+    ),
+    (
+        {"type": "records_merged"},
+        [{"type": "wait", "hours": 2}, {"type": "set_fields", "values": {"in_nurture": False}}],
+    ),
+    (
+        {"type": "duplicate_queued"},
+        [{"type": "stop_if", "filter": {"field": "status", "op": "eq", "value": "Lead"}}],
+    ),
+    (
+        {"type": "form_submitted", "form": None, "outcomes": ["updated"]},
+        [{"type": "webhook", "url": HOOK}],
+    ),
+    (
+        {"type": "date_reached", "field": "next_call", "time": "08:30", "days_before": 1},
+        [
+            {
+                "type": "related_records",
+                "relation": "account",
+                "values": {"status": "Lead"},
+                "create": False,
+            }
+        ],
+    ),
+    (
+        {"type": "schedule", "cron": "0 9 * * 1-5"},
+        [{"type": "upsert_record", "values": {"name": "{{ record.name }}"}}],
+    ),
+    (
+        {"type": "webhook"},
+        [
+            {
+                "type": "create_task",
+                "title": "Look",
+                "assignee": "{{ record.owner }}",
+                "due_in_days": None,
+            }
+        ],
+    ),
+    (
+        {"type": "record_updated", "fields": ["name", "status"], "to": {"in_nurture": True}},
+        [{"type": "add_comment", "text": "x"}],
+    ),
+]
+
+
+@pytest.mark.parametrize(("trigger", "actions"), ROUND_TRIPS)
+def test_every_trigger_and_action_renders_in_the_form_and_saves_back_unchanged(
+    client, crm, trigger, actions
+):
+    api, ws = crm["api"], crm["ws"]
+    relation = field("Account", "relation", target=crm["rt"]["id"])
+    api.post(f"/workspaces/{ws}/types/{crm['rt']['id']}/fields", relation, expect=201)
+    body = {
+        "name": "Round trip",
+        "record_type": crm["rt"]["id"],
+        "trigger": trigger,
+        "conditions": {"filter": {"or": [{"field": "name", "op": "contains", "value": "a"}]}},
+        "actions": actions,
+    }
+    made = api.post(f"/workspaces/{ws}/automations", body, expect=201)
+    one = f"{crm['base']}/{made['id']}"
+    shown = client.get(one)
+    assert shown.status_code == 200
+    if trigger["type"] == "webhook":
+        assert 'data-testid="hook-path"' in shown.text
+    edit = client.get(one + "/edit")
+    assert edit.status_code == 200
+    plain = screens.plain_triggers(registries(client.app.state.runtime.pm))
+    data = {**form_input.form_of(made, plain), "_csrf_token": csrf(client)}
+    saved = client.post(one + "/edit", data=data, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    after = api.get(f"/workspaces/{ws}/automations/{made['id']}")
+    same = ("trigger", "conditions", "actions", "enabled", "name")
+    assert {k: after[k] for k in same} == {k: made[k] for k in same}
+    assert after["version"] == made["version"] + 1
+
+
+def test_a_member_reads_automations_and_their_log_but_cannot_change_them(client, crm, runtime):
+    automation = create(client, crm)
+    carl = page_user(runtime, "Carl Member")
+    workspaces.add_member(runtime, crm["acc"], carl["email"], "member")
+    log_in(client, carl)
+    listing = client.get(crm["base"])
+    assert listing.status_code == 200 and "Customer welcome" in listing.text
+    assert "New automation" not in listing.text
+    page = client.get(f"{crm['base']}/{automation}")
+    assert page.status_code == 200 and "Turn off" not in page.text
+    refused = client.post(
+        crm["base"] + "/new", data=form(crm, client, name="Mine"), follow_redirects=False
+    )
+    assert refused.status_code == 403 and "admin" in refused.text
+    off = client.post(f"{crm['base']}/{automation}/disable", data={"_csrf_token": csrf(client)})
+    assert off.status_code == 403
+    assert crm["api"].get(f"/workspaces/{crm['ws']}/automations/{automation}")["enabled"] is True
