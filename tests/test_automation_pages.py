@@ -148,6 +148,7 @@ def test_a_saved_automation_is_listed_with_its_trigger_and_its_page_says_what_it
         ({"action.1.type": "teleport"}, "action.1.type", "unknown action"),
         ({"trigger.to_field": "gone"}, "trigger.to_field", "no such field"),
         ({"conditions.filter": '{"field": "nope", "op": "eq", "value": 1}'}, None, None),
+        ({"conditions.changed": '[{"field": "gone"}]'}, "conditions.changed", "no such field"),
         ({"name": ""}, "name", None),
     ],
 )
@@ -371,13 +372,19 @@ def test_dead_runs_are_replayed_or_dismissed_singly_and_in_bulk(client, crm, run
         },
         follow_redirects=False,
     )
-    assert single.headers["location"] == f"{one}/runs/{first['dead']}?done=replayed"
+    assert single.headers["location"] == f"{one}/runs/{first['dead']}?done=replayed&moved=1"
+    assert "Replayed 1 run:" in client.get(single.headers["location"]).text
     bulk = client.post(
         f"{one}/runs/dismiss",
         data={"_csrf_token": token, "run": [str(second["dead"]), str(second["stopped"])]},
         follow_redirects=False,
     )
-    assert bulk.headers["location"] == f"{one}?state=dead&done=dismissed"
+    assert bulk.headers["location"] == f"{one}?state=dead&done=dismissed&moved=2"
+    assert "Dismissed 2 runs:" in client.get(bulk.headers["location"]).text
+    again = client.post(
+        f"{one}/runs/replay", data={"_csrf_token": token, "run": str(first["done"])}
+    )
+    assert "Replayed 0 runs:" in again.text  # a run that is not dead is left alone
     states = _states(runtime, [first["dead"], second["dead"], second["stopped"], first["done"]])
     assert states == ["retrying", "dismissed", "dismissed", "done"]
     nothing = client.post(f"{one}/runs/replay", data={"_csrf_token": token})
@@ -492,7 +499,10 @@ def test_every_trigger_and_action_renders_in_the_form_and_saves_back_unchanged(
         "name": "Round trip",
         "record_type": crm["rt"]["id"],
         "trigger": trigger,
-        "conditions": {"filter": {"or": [{"field": "name", "op": "contains", "value": "a"}]}},
+        "conditions": {
+            "filter": {"or": [{"field": "name", "op": "contains", "value": "a"}]},
+            "changed": [{"field": "status", "from": "Lead", "to": "Customer"}],
+        },
         "actions": actions,
     }
     made = api.post(f"/workspaces/{ws}/automations", body, expect=201)
@@ -529,4 +539,7 @@ def test_a_member_reads_automations_and_their_log_but_cannot_change_them(client,
     assert refused.status_code == 403 and "admin" in refused.text
     off = client.post(f"{crm['base']}/{automation}/disable", data={"_csrf_token": csrf(client)})
     assert off.status_code == 403
+    log_in(client, crm["me"])
+    forged = client.post(f"{crm['base']}/{automation}/disable", data={})  # no CSRF token
+    assert forged.status_code == 403
     assert crm["api"].get(f"/workspaces/{crm['ws']}/automations/{automation}")["enabled"] is True

@@ -44,7 +44,7 @@ class AutomationPages(Controller):
             )
             a["type_name"] = t.name if (t := types.get(a["record_type"])) else "?"
             a["summary"] = summary.get(a["id"], {"last": None, "dead": 0})
-        context.update(automations=found, notice=screens.NOTICES.get(done or ""))
+        context.update(automations=found, notice=screens.notice(done))
         return Template("automations/index.html", context=context)
 
     @get(LIST + "/new", sync_to_thread=True)

@@ -112,9 +112,13 @@ def body_of(form: Mapping[str, Any], plain: set[str]) -> dict[str, Any]:
     }
     record_type = _text(form, "record_type")
     body["record_type"] = int(record_type) if record_type.isdigit() else record_type
-    raw_filter = _text(form, "conditions.filter")
-    if raw_filter:
-        body["conditions"] = {"filter": _json(raw_filter, "conditions.filter")}
+    conditions = {}
+    for part in ("filter", "changed"):
+        raw = _text(form, f"conditions.{part}")
+        if raw:
+            conditions[part] = _json(raw, f"conditions.{part}")
+    if conditions:
+        body["conditions"] = conditions
     return body
 
 
@@ -225,8 +229,8 @@ def form_of(automation: Mapping[str, Any], plain: set[str]) -> dict[str, Any]:
         form["trigger.config"] = json.dumps(trigger) if trigger else ""
     else:
         form.update({f"trigger.{k}": _shown(v) for k, v in trigger.items()})
-    filter_tree = (automation.get("conditions") or {}).get("filter")
-    form["conditions.filter"] = json.dumps(filter_tree) if filter_tree is not None else ""
+    for part, value in (automation.get("conditions") or {}).items():
+        form[f"conditions.{part}"] = json.dumps(value)
     for index, action in enumerate(automation["actions"]):
         form.update(_action_form(index, action))
     return form
@@ -291,6 +295,8 @@ def _input_name(name: str, form: Mapping[str, Any], order: list[int], plain: set
         if key == "type" or any(item.key == key for item in inputs):
             return f"trigger.{key}"
         return "trigger.config" if inputs == TRIGGER_SETTINGS else "trigger.type"
+    if name.startswith("conditions.changed"):
+        return "conditions.changed"
     if name.startswith("conditions"):
         return "conditions.filter"
     return name.split(".")[0]

@@ -36,8 +36,10 @@ class RunLogPages(Controller):
         run_state: StateParam = None,
         before: int | None = None,
         done: str | None = None,
+        moved: int | None = None,
     ) -> Template:
-        return _show(runtime, user, workspace_id, automation_id, run_state, before, done=done)
+        notice = screens.notice(done, moved)
+        return _show(runtime, user, workspace_id, automation_id, run_state, before, notice=notice)
 
     @post(ONE + "/dry-run", sync_to_thread=True)
     def dry_run(
@@ -75,6 +77,7 @@ class RunLogPages(Controller):
         automation_id: int,
         run_id: int,
         done: str | None = None,
+        moved: int | None = None,
     ) -> Template:
         acc, context = screens.context_for(runtime, user, workspace_id)
         found = runs.get_run(runtime, acc, run_id)
@@ -86,7 +89,7 @@ class RunLogPages(Controller):
         context.update(
             automation=automations.get(runtime, acc, automation_id),
             run=found,
-            notice=screens.NOTICES.get(done or ""),
+            notice=screens.notice(done, moved),
         )
         return Template("automations/run.html", context=context)
 
@@ -99,7 +102,7 @@ def _dead_letter(
     raw = data.get("run") or []
     ids = [int(v) for v in (raw if isinstance(raw, list) else [raw]) if str(v).isdigit()]
     try:
-        move(runtime, acc, ids)
+        moved = move(runtime, acc, ids)
     except WorkspaceError as exc:
         return _show(runtime, user, workspace_id, automation_id, "dead", None, run_error=exc)
     done = "replayed" if move is runs.replay else "dismissed"
@@ -107,7 +110,7 @@ def _dead_letter(
     target = back if back.startswith(f"/w/{workspace_id}/automations/") else None
     url = target or f"/w/{workspace_id}/automations/{automation_id}?state=dead"
     joiner = "&" if "?" in url else "?"
-    return screens.see_other(f"{url}{joiner}done={done}")
+    return screens.see_other(f"{url}{joiner}done={done}&moved={len(moved)}")
 
 
 def _show(
@@ -118,7 +121,7 @@ def _show(
     run_state: str | None,
     before: int | None,
     *,
-    done: str | None = None,
+    notice: str | None = None,
     rehearsal: dict[str, Any] | None = None,
     dry_error: WorkspaceError | None = None,
     run_error: WorkspaceError | None = None,
@@ -147,7 +150,7 @@ def _show(
         rehearsal=rehearsal,
         dry_error=dry_error.message if dry_error else None,
         run_error=run_error.message if run_error else None,
-        notice=screens.NOTICES.get(done or ""),
+        notice=notice,
     )
     refused = dry_error or run_error
     status = refused.status if refused else 200

@@ -24,9 +24,19 @@ NOTICES = {
     "disabled": "Turned off: nothing starts it until you turn it on again.",
     "duplicated": "This is a copy, turned off. Change it, then turn it on.",
     "deleted": "Deleted, with its runs.",
-    "replayed": "Replayed: the runs start again from the step that failed.",
-    "dismissed": "Dismissed: the runs stay in the log, out of the dead letter.",
 }
+#: After a replay or dismiss, with the number of runs it moved (runs in another state are
+#: left alone, and the count says so).
+MOVED = {
+    "replayed": "Replayed {n} run{s}: each starts again from the step that failed.",
+    "dismissed": "Dismissed {n} run{s}: kept in the log, out of the dead letter.",
+}
+
+
+def notice(done: str | None, moved: int | None = None) -> str | None:
+    if done in MOVED and moved is not None:
+        return MOVED[done].format(n=moved, s="" if moved == 1 else "s")
+    return NOTICES.get(done or "")
 
 
 def see_other(url: str) -> Redirect:
