@@ -336,6 +336,8 @@ def test_the_run_log_renders_every_state_and_each_run_with_its_steps(client, crm
     one = f"{crm['base']}/{automation}"
     everything = client.get(one)
     assert everything.status_code == 200
+    record_link = f'href="/w/{crm["ws"]}/t/{crm["rt"]["id"]}/r/{ada["id"]}">Ada</a>'
+    assert record_link in everything.text  # each run names its record
     for state, run_id in made.items():
         assert f'data-testid="run-{run_id}"' in everything.text
         filtered = client.get(one, params={"state": state})

@@ -134,6 +134,7 @@ def _show(
     log = runs.list_runs(
         runtime, acc, automation_id=automation_id, state=state, limit=RUNS_PAGE, before=before
     )
+    on_records = [r["record"] for r in log["items"] if r["record"]]
     if rehearsal:
         for step in rehearsal["steps"]:
             step["label"] = screens.action_label(regs, step["action"])
@@ -143,6 +144,7 @@ def _show(
         trigger_words=screens.trigger_words(regs, rt, found["trigger"]),
         action_labels=[screens.action_label(regs, a["type"]) for a in found["actions"]],
         records=labels.options(runtime, acc, rt) if rt else [],
+        titles=labels.labels(runtime, acc, rt, on_records) if rt else {},
         states=runs.STATES,
         state=state,
         runs=log,
