@@ -211,6 +211,10 @@ def test_without_javascript_the_form_adds_and_removes_action_rows_unsaved(client
     removed = client.post(crm["base"] + "/new", data=form(crm, client, _remove="0"))
     assert removed.status_code == 200
     assert 'name="action.0.type"' not in removed.text and 'name="action.1.type"' in removed.text
+    moved = client.post(crm["base"] + "/new", data=form(crm, client, _up="1"))
+    assert moved.status_code == 200
+    first = moved.text.index('id="action-0"')
+    assert 'value="webhook" selected' in moved.text[first : moved.text.index('id="action-1"')]
     shown = client.post(
         crm["base"] + "/new",
         data=form(crm, client, **{"_refresh": "1", "trigger.type": "schedule"}),

@@ -170,8 +170,8 @@ def _switch(
 def _save(
     runtime: Any, user: Any, workspace_id: int, automation_id: int | None, data: dict[str, Any]
 ) -> Response[Any]:
-    """Save the form; or, for the form's own buttons (add or remove an action row without
-    JavaScript), show it again changed and unsaved."""
+    """Save the form; or, for the form's own buttons (add, move up or remove an action row;
+    show a trigger's settings without JavaScript), show it again changed and unsaved."""
     acc, _ = screens.context_for(runtime, user, workspace_id)
     form = {k: v for k, v in data.items() if k != "_csrf_token"}
     current = automations.get(runtime, acc, automation_id) if automation_id else None
@@ -181,6 +181,10 @@ def _save(
         return _form_page(runtime, user, workspace_id, form, record_type, current)
     form.pop("_save", None)
     if form.pop("_refresh", None):
+        return _form_page(runtime, user, workspace_id, form, record_type, current)
+    up = str(form.pop("_up", ""))
+    if up.isdigit():
+        form = form_input.moved_up(form, int(up))
         return _form_page(runtime, user, workspace_id, form, record_type, current)
     removed = form.pop("_remove", None)
     if removed is not None:

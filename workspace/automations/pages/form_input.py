@@ -98,6 +98,21 @@ def rows(form: Mapping[str, Any]) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
+def moved_up(form: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The form with action row ``index`` swapped with the row before it (the order the
+    actions run in is the rows' order)."""
+    order = rows(form)
+    if index not in order or order.index(index) == 0:
+        return dict(form)
+    before = order[order.index(index) - 1]
+    swap = {f"action.{index}.": f"action.{before}.", f"action.{before}.": f"action.{index}."}
+    out = {}
+    for key, value in form.items():
+        prefix = next((p for p in swap if key.startswith(p)), None)
+        out[swap[prefix] + key.removeprefix(prefix) if prefix else key] = value
+    return out
+
+
 # ---- from the form to the service ----------------------------------------------------------
 
 
