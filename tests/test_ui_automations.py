@@ -123,6 +123,13 @@ def test_build_the_customer_automation_in_the_form_and_see_it_run(
         "A record is updated: Status becomes Customer"
     )
     screenshot(page, request, "saved")
+    page.get_by_label("Record", exact=True).select_option(label="Ada")
+    page.get_by_role("button", name="Dry run").click()
+    rehearsal = page.get_by_test_id("dry-run")
+    assert "Welcome Ada" in rehearsal.get_by_test_id("dry-step-0").inner_text()
+    assert receiver.url in rehearsal.get_by_test_id("dry-step-1").inner_text()
+    screenshot(page, request, "dry-run")
+    assert receiver.got == [] and runs.list_runs(server.runtime, acc)["items"] == []
 
     record_url = f"{server.url}/w/{acc.workspace_id}/t/{lead_type}/r/{ada['id']}"
     page.goto(record_url)
