@@ -549,3 +549,27 @@ def test_a_member_reads_automations_and_their_log_but_cannot_change_them(client,
     forged = client.post(f"{crm['base']}/{automation}/disable", data={})  # no CSRF token
     assert forged.status_code == 403
     assert crm["api"].get(f"/workspaces/{crm['ws']}/automations/{automation}")["enabled"] is True
+
+
+def test_a_field_deleted_since_stays_chosen_in_the_form_and_is_named_on_save(client, crm):
+    api, ws = crm["api"], crm["ws"]
+    body = {
+        "name": "Nurture",
+        "record_type": crm["rt"]["id"],
+        "trigger": {"type": "record_updated", "fields": ["in_nurture"], "to": {"in_nurture": True}},
+        "actions": [{"type": "set_fields", "values": {"name": "x"}}],
+    }
+    made = api.post(f"/workspaces/{ws}/automations", body, expect=201)
+    (gone,) = [f for f in crm["rt"]["fields"] if f["key"] == "in_nurture"]
+    api.delete(f"/workspaces/{ws}/types/{crm['rt']['id']}/fields/{gone['id']}", expect=204)
+    one = f"{crm['base']}/{made['id']}"
+    assert client.get(one).status_code == 200
+    edit = client.get(one + "/edit")
+    assert edit.status_code == 200
+    assert edit.text.count('<option value="in_nurture" selected>in_nurture (no such field)') == 2
+    plain = screens.plain_triggers(registries(client.app.state.runtime.pm))
+    data = {**form_input.form_of(made, plain), "_csrf_token": csrf(client)}
+    refused = client.post(one + "/edit", data=data)
+    assert refused.status_code == 422
+    block = re.search(r'data-testid="input-trigger.fields">(.*?)</div>', refused.text, re.S)
+    assert block is not None and "no such field in Lead" in block.group(1)
