@@ -172,6 +172,7 @@ def test_a_refused_save_shows_the_reason_beside_its_input_and_keeps_what_was_typ
     assert "Welcome {{ record.name }}" in response.text or "Hi {{ record.name" in response.text
     assert HOOK in response.text or "teleport" in response.text  # what was typed is kept
     assert "a-secret-of-twenty-chars" not in response.text  # a secret is never sent back
+    assert 'data-testid="secret-retype"' in response.text or "teleport" in response.text
     assert crm["api"].get(f"/workspaces/{crm['ws']}/automations") == before
 
 
@@ -208,6 +209,7 @@ def test_without_javascript_the_form_adds_and_removes_action_rows_unsaved(client
     added = client.post(crm["base"] + "/new", data=form(crm, client, _add="1"))
     assert added.status_code == 200
     assert 'name="action.2.type"' in added.text and HOOK in added.text
+    assert 'data-testid="secret-retype"' in added.text  # a typed secret is asked for again
     removed = client.post(crm["base"] + "/new", data=form(crm, client, _remove="0"))
     assert removed.status_code == 200
     assert 'name="action.0.type"' not in removed.text and 'name="action.1.type"' in removed.text

@@ -176,6 +176,8 @@ def _save(
     form = {k: v for k, v in data.items() if k != "_csrf_token"}
     current = automations.get(runtime, acc, automation_id) if automation_id else None
     record_type = current["record_type"] if current else form.get("record_type")
+    if {"_add", "_up", "_remove", "_refresh"} & set(form):
+        form = _unsaved(form)
     if form.pop("_add", None):
         form[f"action.{max(form_input.rows(form), default=-1) + 1}.type"] = ""
         return _form_page(runtime, user, workspace_id, form, record_type, current)
@@ -200,10 +202,18 @@ def _save(
             saved = automations.create(runtime, acc, body)
     except ValidationFailed as exc:
         errors = form_input.input_errors(exc, form, plain)
-        return _form_page(runtime, user, workspace_id, form, record_type, current, exc, errors)
+        shown = _unsaved(form)
+        return _form_page(runtime, user, workspace_id, shown, record_type, current, exc, errors)
     except WorkspaceError as exc:
-        return _form_page(runtime, user, workspace_id, form, record_type, current, exc)
+        return _form_page(runtime, user, workspace_id, _unsaved(form), record_type, current, exc)
     return screens.see_other(f"/w/{workspace_id}/automations/{saved['id']}?done=saved")
+
+
+def _unsaved(form: dict[str, Any]) -> dict[str, Any]:
+    """The form shown again, unsaved or refused: a typed secret is never sent back, so its
+    input asks for it again (a save would otherwise go without it)."""
+    typed = [k for k, v in form.items() if k.endswith(".secret") and str(v).strip()]
+    return {**form, **{f"{k}_retype": "1" for k in typed}}
 
 
 def _form_page(
