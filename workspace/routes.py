@@ -16,6 +16,8 @@ from workspace.access.api.workspaces import MemberController, WorkspaceControlle
 from workspace.access.pages.account import AccountController, LoginController
 from workspace.access.pages.workspaces import WorkspacePages
 from workspace.automations.api import AutomationController, HookController
+from workspace.automations.pages.definitions import AutomationPages
+from workspace.automations.pages.run_log import RunLogPages
 from workspace.connectors.api.connections import ConnectionController
 from workspace.connectors.api.hooks import VendorHookController
 from workspace.connectors.api.ownership import OwnershipController
@@ -135,6 +137,8 @@ def page_routers() -> list[Router]:
             ConnectionPages,
             ObjectPages,
             OwnershipPages,
+            AutomationPages,
+            RunLogPages,
         ],
         dependencies=PAGE_DEPENDENCIES,
         middleware=[DefineMiddleware(SessionMiddleware)],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
 from workspace.clock import utcnow
@@ -145,6 +145,30 @@ def list_runs(
         "items": [public(r) for r in rows],
         "next_before": rows[-1]["id"] if more and rows else None,
     }
+
+
+def overview(runtime: Runtime, acc: Access) -> dict[int, dict[str, Any]]:
+    """Per automation of the workspace that has runs: its latest run (``last``: state and
+    when) and how many runs wait in the dead letter (``dead``), for the list of automations
+    (two grouped queries, however many automations there are)."""
+    mine = R.c.workspace_id == acc.workspace_id
+    latest = select(func.max(R.c.id)).where(mine).group_by(R.c.automation_id)
+    dead = (
+        select(R.c.automation_id, func.count())
+        .where(mine, R.c.state == "dead")
+        .group_by(R.c.automation_id)
+    )
+    last = select(R.c.automation_id, R.c.state, R.c.created_at).where(R.c.id.in_(latest))
+    found: dict[int, dict[str, Any]] = {}
+    with transaction(runtime.control) as conn:
+        for row in conn.execute(last):
+            found[row.automation_id] = {
+                "last": {"state": row.state, "at": row.created_at},
+                "dead": 0,
+            }
+        for automation_id, count in conn.execute(dead):
+            found.setdefault(automation_id, {"last": None, "dead": 0})["dead"] = count
+    return found
 
 
 def get_run(runtime: Runtime, acc: Access, run_id: int) -> dict[str, Any]:

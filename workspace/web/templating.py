@@ -31,6 +31,7 @@ TEMPLATE_PACKAGES = (
     "workspace.imports",
     "workspace.work",
     "workspace.connectors",
+    "workspace.automations",
 )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workspace import activity
-from workspace.automations import automations
+from workspace.automations import automations, runs
 from workspace.clock import utcnow
 from workspace.errors import NotFound
 from workspace.principal import Access
@@ -28,6 +28,8 @@ from workspace.types import record_types
 from workspace.web.templating import when
 
 PAGE = 20
+#: The latest automation runs on the record shown above its history.
+RUNS = 10
 LONGEST = 240
 SOURCES = {
     "ui": "in the app",
@@ -81,7 +83,11 @@ def timeline(
     field_names = {f.id: f.name for f in rt.fields}
     views = work.views(runtime, acc, page["items"], members, field_names)
     events = [_event(rt, item, members, labels, views.get(item["id"])) for item in page["items"]]
-    return {"events": events, "next_before": page["next_before"]}
+    found = {"events": events, "next_before": page["next_before"], "runs": []}
+    if before is None:  # the latest runs go with the latest page
+        latest = runs.list_runs(runtime, acc, record_type_id=rt.id, record_id=record_id, limit=RUNS)
+        found["runs"] = latest["items"]
+    return found
 
 
 def ago(at: dt.datetime | None, now: dt.datetime | None = None) -> str:
