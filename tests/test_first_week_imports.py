@@ -1,0 +1,95 @@
+"""The import pages render every outcome a row can have, and an import matches rows on a key
+of its own choosing when the record type has no dedupe rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import Api, field, make_type, records_path
+from tests.web import csrf, log_in, page_user
+from workspace.access import auth, workspaces
+from workspace.principal import Principal
+
+
+@pytest.fixture
+def crm(client: Any, runtime: Any) -> dict[str, Any]:
+    me = page_user(runtime, "Iris Importer")
+    ws = workspaces.create(runtime, Principal(me["id"], me["email"]), "Shop")["id"]
+    _, token = auth.create_token(runtime, me["id"], "t")
+    api = Api(client, token)
+    rt, _ = make_type(
+        api, ws, "Customer", field("Name", "text"), field("Email", "email"), field("City", "text")
+    )
+    log_in(client, me)
+    return {"ws": ws, "rt": rt, "api": api, "base": f"/w/{ws}/t/{rt['id']}/imports"}
+
+
+def rule(crm: dict[str, Any], on_create: str) -> None:
+    crm["api"].post(
+        f"/workspaces/{crm['ws']}/types/{crm['rt']['id']}/dedupe-rules",
+        {"rule": "email", "fields": ["email"], "on_create": on_create, "on_update": "block"},
+        expect=201,
+    )
+
+
+def on_file(crm: dict[str, Any], name: str, email: str, city: str = "") -> dict[str, Any]:
+    body = {"fields": {"name": name, "email": email} | ({"city": city} if city else {})}
+    made: dict[str, Any] = crm["api"].post(records_path(crm["ws"], crm["rt"]), body, expect=201)
+    return made
+
+
+def upload(client: Any, crm: dict[str, Any], text: str) -> str:
+    response = client.post(
+        crm["base"],
+        data={"_csrf_token": csrf(client)},
+        files={"file": ("people.csv", text.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    location: str = response.headers["location"]
+    return location
+
+
+def run(client: Any, location: str, policy: str, **extra: str) -> Any:
+    data = {"_csrf_token": csrf(client), "column.0": "name", "column.1": "email"}
+    data |= {"column.2": "city", "policy": policy, **extra}
+    return client.post(location + "/run", data=data, follow_redirects=True)
+
+
+def test_a_row_flagged_as_a_possible_duplicate_shows_on_the_result_page(client, crm):
+    rule(crm, "warn")
+    ada = on_file(crm, "Ada", "ada@example.org")
+    page = run(client, upload(client, crm, "Name,Email,City\nAda L,ada@example.org,\n"), "rules")
+    assert page.status_code == 200, page.text
+    assert "Possible duplicate queued for review" in page.text
+    assert f"/r/{ada['id']}" in page.text  # the record it may duplicate is one click away
+
+
+@pytest.mark.parametrize(
+    ("on_create", "policy", "row", "shown"),
+    [
+        (None, "rules", "Alan,alan@example.org,", "Created"),
+        ("block", "update", "Ada L,ada@example.org,Paris", "Updated a record on file"),
+        ("block", "fill_empty", "Ada,ada@example.org,Paris", "Updated a record on file"),
+        ("block", "refuse", "Ada L,ada@example.org,", "matches record"),
+        (None, "rules", "Bad,not-an-email,", "Rejected"),
+        ("warn", "review", "Ada L,ada@example.org,", "Possible duplicate queued for review"),
+    ],
+)
+def test_every_outcome_renders_on_the_result_page_and_its_filter(
+    client, crm, on_create, policy, row, shown
+):
+    if on_create:
+        rule(crm, on_create)
+    on_file(crm, "Ada", "ada@example.org", "London")
+    location = upload(client, crm, "Name,Email,City\n" + row + "\n")
+    pending = client.get(location)
+    assert pending.status_code == 200 and "Import 1 row" in pending.text
+    page = run(client, location, policy)
+    assert page.status_code == 200, page.text
+    assert shown in page.text
+    for outcome in ("created", "updated", "unchanged", "rejected", "pending"):
+        filtered = client.get(location, params={"outcome": outcome})
+        assert filtered.status_code == 200, (outcome, filtered.text)
