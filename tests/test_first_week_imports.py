@@ -93,3 +93,99 @@ def test_every_outcome_renders_on_the_result_page_and_its_filter(
     for outcome in ("created", "updated", "unchanged", "rejected", "pending"):
         filtered = client.get(location, params={"outcome": outcome})
         assert filtered.status_code == 200, (outcome, filtered.text)
+
+
+# ---- matching on a key of the import's choosing, without dedupe rules ------------------
+
+
+@pytest.fixture
+def unique_email(api: Api, ws: int) -> dict[str, Any]:
+    rt, _ = make_type(
+        api,
+        ws,
+        "Lead",
+        field("Name", "text"),
+        field("Email", "email", unique=True),
+        field("City", "text"),
+    )
+    return rt
+
+
+def api_import(
+    api: Api, ws: int, rt: dict[str, Any], text: str, expect: int = 200, **body: Any
+) -> Any:
+    made = api.client.post(
+        f"/api/v1/workspaces/{ws}/types/{rt['id']}/imports",
+        content=text.encode(),
+        params={"name": "leads.csv"},
+        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "text/csv"},
+    )
+    assert made.status_code == 201, made.text
+    path = f"/workspaces/{ws}/types/{rt['id']}/imports/{made.json()['id']}/run"
+    return api.post(path, {"mapping": made.json()["mapping"], **body}, expect=expect)
+
+
+ADA_THREE_TIMES = (
+    "Name,Email,City\nAda,ada@x.org,\nAda L,ADA@x.org,London\nA. Lovelace,Ada@X.Org,Paris\n"
+)
+
+
+def test_rows_differing_only_in_email_case_fill_one_record_without_rules(api, ws, unique_email):
+    done = api_import(api, ws, unique_email, ADA_THREE_TIMES, policy="fill_empty", match_on="email")
+    assert done["counts"] | {"pending": 0} == {
+        "pending": 0,
+        "created": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "rejected": 0,
+    }
+    [ada] = api.get(records_path(ws, unique_email), limit=10)["items"]
+    assert ada["fields"] == {"name": "Ada", "email": "ada@x.org", "city": "London"}
+
+
+def test_a_row_matching_a_record_on_file_by_the_key_follows_the_policy(api, ws, unique_email):
+    path = records_path(ws, unique_email)
+    bob = api.post(path, {"fields": {"name": "Bob", "email": "bob@x.org"}}, expect=201)
+    text = "Name,Email,City\nRobert,BOB@x.org,Rome\nCy,cy@x.org,\n"
+    done = api_import(api, ws, unique_email, text, policy="update", match_on="email")
+    assert (done["counts"]["updated"], done["counts"]["created"]) == (1, 1)
+    assert api.get(f"{path}/{bob['id']}")["fields"]["name"] == "Robert"
+
+    refused = api_import(api, ws, unique_email, text, policy="refuse", match_on="email")
+    assert refused["counts"]["rejected"] == 2
+    rows = api.get(
+        f"/workspaces/{ws}/types/{unique_email['id']}/imports/{refused['id']}/rows", expect=200
+    )["items"]
+    assert (
+        rows[0]["detail"]["fields"]["email"] == f"matches record {bob['id']} on file (same Email)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"match_on": "email", "policy": "rules"}, "needs a policy"),
+        ({"match_on": "email", "policy": "create"}, "needs a policy"),
+        ({"match_on": "nope", "policy": "update"}, "is not a field of Lead"),
+    ],
+)
+def test_a_match_without_a_policy_or_field_is_refused_naming_match_on(
+    api, ws, unique_email, body, reason
+):
+    refused = api_import(api, ws, unique_email, ADA_THREE_TIMES, expect=422, **body)
+    assert reason in refused["error"]["fields"]["match_on"]
+    assert api.get(records_path(ws, unique_email), limit=10)["items"] == []
+
+
+def test_the_import_screen_says_when_the_type_has_no_dedupe_rules(client, crm):
+    location = upload(client, crm, ADA_THREE_TIMES)
+    page = client.get(location)
+    assert 'data-testid="no-rules"' in page.text
+    assert f'href="/w/{crm["ws"]}/t/{crm["rt"]["id"]}/duplicates#rules"' in page.text
+    done = run(client, location, "fill_empty", match_on="email")
+    assert done.status_code == 200 and "Already on file, unchanged" in done.text
+    [ada] = crm["api"].get(records_path(crm["ws"], crm["rt"]), limit=10)["items"]
+    assert ada["fields"]["city"] == "London"
+
+    rule(crm, "block")
+    assert 'data-testid="no-rules"' not in client.get(upload(client, crm, ADA_THREE_TIMES)).text
