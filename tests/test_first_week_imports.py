@@ -93,6 +93,8 @@ def test_every_outcome_renders_on_the_result_page_and_its_filter(
     for outcome in ("created", "updated", "unchanged", "rejected", "pending"):
         filtered = client.get(location, params={"outcome": outcome})
         assert filtered.status_code == 200, (outcome, filtered.text)
+    listed = client.get(crm["base"])  # the type's imports, this one counted
+    assert listed.status_code == 200 and "people.csv" in listed.text
 
 
 # ---- matching on a key of the import's choosing, without dedupe rules ------------------

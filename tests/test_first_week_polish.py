@@ -55,6 +55,7 @@ def crm(client: Any, runtime: Any) -> dict[str, Any]:
         field("Company", "relation", target=company["id"]),
     )
     acme = api.post(records_path(ws, company), {"fields": {"name": "Acme"}}, expect=201)
+    api.post(records_path(ws, company), {"fields": {"name": "Globex"}}, expect=201)
     ada = api.post(
         records_path(ws, rt),
         {
@@ -68,7 +69,14 @@ def crm(client: Any, runtime: Any) -> dict[str, Any]:
         expect=201,
     )
     log_in(client, me)
-    return {"ws": ws, "rt": rt, "ada": ada, "base": f"/w/{ws}/t/{rt['id']}"}
+    return {
+        "ws": ws,
+        "rt": rt,
+        "ada": ada,
+        "acme": acme,
+        "base": f"/w/{ws}/t/{rt['id']}",
+        "companies": f"/w/{ws}/t/{company['id']}",
+    }
 
 
 def cell(html: str, record_id: int, key: str) -> str:
@@ -95,9 +103,23 @@ def test_phone_numbers_read_in_their_regions_international_format(client, crm):
     assert 'href="tel:+442079460958"' in page  # dialling takes the stored form
 
 
-@pytest.mark.parametrize("path", ["", "/new", "/r/{ada}", "/r/{ada}?edit=company"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "{base}",
+        "{base}/new",
+        "{base}/r/{ada}",
+        "{base}/r/{ada}?edit=company",
+        "{companies}",
+        "{companies}/r/{acme}",
+        "{companies}/new",
+    ],
+)
 def test_pages_have_no_duplicate_element_ids(client, crm, path):
-    page = client.get(crm["base"] + path.format(ada=crm["ada"]["id"]))
+    url = path.format(
+        base=crm["base"], companies=crm["companies"], ada=crm["ada"]["id"], acme=crm["acme"]["id"]
+    )
+    page = client.get(url)
     assert page.status_code == 200
     assert duplicate_ids(page.text) == []
 
