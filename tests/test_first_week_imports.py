@@ -191,3 +191,12 @@ def test_the_import_screen_says_when_the_type_has_no_dedupe_rules(client, crm):
 
     rule(crm, "block")
     assert 'data-testid="no-rules"' not in client.get(upload(client, crm, ADA_THREE_TIMES)).text
+
+
+def test_rows_with_one_phone_number_written_two_ways_are_one_record(api, ws):
+    rt, _ = make_type(api, ws, "Caller", field("Name", "text"), field("Phone", "phone"))
+    text = "Name,Phone\nAda,+44 20 7946 0958\nAda Lovelace,+442079460958\n"
+    done = api_import(api, ws, rt, text, policy="update", match_on="phone")
+    assert (done["counts"]["created"], done["counts"]["updated"]) == (1, 1)
+    [ada] = api.get(records_path(ws, rt), limit=10)["items"]
+    assert ada["fields"] == {"name": "Ada Lovelace", "phone": "+442079460958"}
