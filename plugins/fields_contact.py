@@ -10,10 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
 from plugins.fields_basic import TextLike, type_name
-from workspace import FieldDef, FieldError, ValueContext, hookimpl
+from workspace import FieldDef, FieldError, InvalidEmail, ValueContext, email_address, hookimpl
 
 
 @hookimpl
@@ -42,10 +41,9 @@ class EmailType(TextLike):
         if text is None:
             return None
         try:
-            checked = validate_email(text, check_deliverability=False)
-        except EmailNotValidError as exc:
+            return email_address(text)
+        except InvalidEmail as exc:
             raise FieldError(f"is not a valid email address: {exc}") from None
-        return checked.normalized.lower()
 
     def filter_operand(self, field: FieldDef, value: Any, ctx: ValueContext) -> Any:
         # Filters may look for an address that would not be valid input (e.g. "@acme.com").

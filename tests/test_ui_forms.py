@@ -61,8 +61,9 @@ def test_build_a_form_and_a_returning_customer_updates_their_record(
     page.wait_for_url(re.compile(r"/forms/\d+\?created=1$"))
     assert page.get_by_text("Your form is ready and open.").is_visible()
 
-    # Choose the fields: no phone, City never overwritten, Source hidden from ?src=.
+    # Choose the fields: no phone, Plan too, City never overwritten, Source hidden from ?src=.
     page.get_by_label("Show Phone on the form").uncheck()
+    page.get_by_label("Show Plan on the form").check()  # a choice is not public by default
     page.get_by_label("Label of Name").fill("Your name")
     page.get_by_label("Help text of Email").fill("We reply to this address")
     page.get_by_label("Email is required").check()
@@ -95,8 +96,8 @@ def test_build_a_form_and_a_returning_customer_updates_their_record(
         "Email",
         "Your name",
         "City",
-        "Plan",
         "Newsletter",
+        "Plan",  # ticked in the builder: it comes after the form's own fields
     ]
     assert tab.get_by_text("We reply to this address").is_visible()
     screenshot(tab, request, "public-form")

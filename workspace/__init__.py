@@ -35,7 +35,7 @@ from workspace.events import (
     RecordUpdated,
 )
 from workspace.hookspecs import hookimpl
-from workspace.identity import InvalidEmail, account_email
+from workspace.identity import InvalidEmail, account_email, email_address
 from workspace.jobs.kinds import Job, JobKind, PeriodicTask, exponential
 from workspace.matching import DedupeRule, RuleContext, Score
 from workspace.outbox import OutboxEvent
@@ -133,6 +133,7 @@ __all__ = [
     "check_name",
     "check_prefix",
     "compare",
+    "email_address",
     "exact_string",
     "explain_error",
     "exponential",

@@ -143,12 +143,19 @@ class Placed:
         return self.spec.max_files or 1
 
 
+#: Field types a first form leaves out unless the type requires them: a choice (Status,
+#: Stage, Priority) usually records the team's view of the customer, not the customer's
+#: answer. The builder can still show any of them.
+TEAM_VIEW_TYPES = frozenset({"single_choice", "multiple_choice"})
+
+
 def default_config(rt: RecordTypeDef) -> dict[str, Any]:
-    """A first form for ``rt``: every field a stranger can fill, in the type's order."""
+    """A first form for ``rt``: the fields a stranger should fill, in the type's order (see
+    ``TEAM_VIEW_TYPES``), so a new form never publishes the team's own fields."""
     fields = [
         FormField(f.key, f.name, required=f.required, **_file_defaults(f))
         for f in rt.fields
-        if f.type.name in PUBLIC_TYPES
+        if f.type.name in PUBLIC_TYPES and (f.required or f.type.name not in TEAM_VIEW_TYPES)
     ]
     return FormConfig(tuple(fields)).public()
 

@@ -65,10 +65,14 @@ class ImportController(Controller):
         """``{"mapping": {"0": "email", "2": "name"}, "policy": "fill_empty"}``: write the
         pending rows. ``policy`` is how a row matching an existing record by a dedupe rule
         is treated: rules (the record type's own), create, review, update, fill_empty or
-        refuse. Answers with the rows counted by outcome; running again finishes a run that
-        was cut short."""
+        refuse. ``match_on`` (optional, a field key) matches rows to records on file by that
+        field's value, as the field type stores it, with or without dedupe rules; its rows
+        follow the policy update, fill_empty or refuse. Answers with the rows counted by
+        outcome; running again finishes a run that was cut short."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
-        return imports.run_import(runtime, acc, rt, import_id, data.mapping, data.policy)
+        return imports.run_import(
+            runtime, acc, rt, import_id, data.mapping, data.policy, data.match_on
+        )
 
     @get("/", sync_to_thread=True)
     def list_imports(

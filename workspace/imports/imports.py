@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import replace
 from typing import Any
@@ -26,12 +26,14 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import Tx, transaction
 from workspace.errors import Conflict, NotFound, ValidationFailed
+from workspace.imports import key_match
 from workspace.principal import Access
 from workspace.records import records
 from workspace.records.csv_cells import unguard
-from workspace.records.match_keys import Override, policy_override
-from workspace.records.write_items import Outcome
+from workspace.records.match_keys import policy_override
+from workspace.records.write_items import Item, Outcome
 from workspace.runtime import Runtime
+from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
 
 #: Duplicate policies an import offers: the record type's own rules, or one of the entry
@@ -146,13 +148,16 @@ def run_import(
     import_id: int,
     mapping: Any,
     policy: Any = DEFAULT_POLICY,
+    match_on: Any = None,
 ) -> dict[str, Any]:
-    """Write the import's pending rows as records (see the module docstring)."""
+    """Write the import's pending rows as records (see the module docstring). ``match_on``
+    names a field whose value finds the record on file a row is (see ``key_match``)."""
     acc.require("member")
     found = _row(runtime, acc, rt, import_id)
     columns = _checked_mapping(rt, found.headers, mapping)
     if policy not in POLICIES:
         raise ValidationFailed.single("policy", "must be one of " + ", ".join(POLICIES))
+    key = key_match.checked_key(rt, match_on, policy)
     if found.status == "done":
         raise Conflict("this import has already run; upload the file again to import it anew")
     with transaction(runtime.control, write=True) as conn:
@@ -161,10 +166,9 @@ def run_import(
             .where(m.imports.c.id == import_id)
             .values(status="running", mapping=mapping, policy=policy)
         )
-    override = None if policy == "rules" else policy_override(policy)
     by_import = replace(acc.principal, source="import", source_ref=found.name)
     importer = replace(acc, principal=by_import)
-    while _write_batch(runtime, importer, rt, import_id, columns, override):
+    while _write_batch(runtime, importer, rt, import_id, columns, policy, key):
         pass
     with transaction(runtime.control, write=True) as conn:
         conn.execute(
@@ -251,7 +255,8 @@ def _write_batch(
     rt: RecordTypeDef,
     import_id: int,
     columns: dict[int, str],
-    override: Override | None,
+    policy: str,
+    key: FieldDef | None,
 ) -> bool:
     """Write the next batch of pending rows; False when none are left."""
     t = m.import_rows
@@ -267,6 +272,15 @@ def _write_batch(
         return False
     texts = [_texts(row.cells, columns) for row in pending]
     ids = [row.id for row in pending]
+    keys: list[key_match.Key | None] = []
+    if key is not None:
+        keys = [key_match.key_of(rt, acc, key, row) for row in texts]
+        chosen = key_match.first_of_each_key(keys)
+        texts, ids, keys = (
+            [texts[i] for i in chosen],
+            [ids[i] for i in chosen],
+            [keys[i] for i in chosen],
+        )
 
     def record(tx: Tx, outcomes: list[Outcome]) -> None:
         for row_id, outcome in zip(ids, outcomes, strict=True):
@@ -281,8 +295,30 @@ def _write_batch(
 
     # Another run may have taken these rows; then the next select moves past them.
     with suppress(_AlreadyDecided):
-        records.create_from_texts(runtime, acc, rt, texts, override=override, after=record)
+        _write(runtime, acc, rt, texts, policy, key, keys, record)
     return True
+
+
+def _write(
+    runtime: Runtime,
+    acc: Access,
+    rt: RecordTypeDef,
+    texts: list[dict[str, str]],
+    policy: str,
+    key: FieldDef | None,
+    keys: list[key_match.Key | None],
+    record: Callable[[Tx, list[Outcome]], None],
+) -> None:
+    """Write a batch's rows: as creates under the policy, or matched on ``key`` first."""
+    override = None if policy == "rules" else policy_override(policy)
+    if key is None:
+        records.create_from_texts(runtime, acc, rt, texts, override=override, after=record)
+        return
+
+    def build(rt: RecordTypeDef, tx: Tx) -> list[Item]:
+        return key_match.build_items(rt, acc, tx, key, policy, texts, keys)
+
+    records.write_built(runtime, acc, rt, build, override=override, after=record)
 
 
 def _decided(outcome: Outcome) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from litestar.response import Redirect, Response, Stream, Template
 
 from workspace.access.sessions import SessionUser
 from workspace.errors import WorkspaceError
-from workspace.imports import imports
+from workspace.imports import imports, key_match
 from workspace.imports.api import read_csv_upload
 from workspace.principal import Access
 from workspace.records.csv_cells import guard
@@ -94,10 +94,11 @@ class ImportPages(Controller):
         rt = record_types.get_type(runtime, acc, type_id)
         mapping = {k.removeprefix("column."): v for k, v in data.items() if k.startswith("column.")}
         policy = data.get("policy") or imports.DEFAULT_POLICY
+        match_on = data.get("match_on") or None
         try:
-            imports.run_import(runtime, acc, rt, import_id, mapping, policy)
+            imports.run_import(runtime, acc, rt, import_id, mapping, policy, match_on)
         except WorkspaceError as exc:
-            chosen = {"mapping": mapping, "policy": policy}
+            chosen = {"mapping": mapping, "policy": policy, "match_on": match_on}
             return _show(runtime, user, workspace_id, type_id, import_id, error=exc, chosen=chosen)
         return Redirect(f"/w/{workspace_id}/t/{type_id}/imports/{import_id}", status_code=303)
 
@@ -180,6 +181,9 @@ def _show(
         mapping=chosen["mapping"],
         policy=chosen["policy"],
         policies=imports.POLICIES,
+        match_on=chosen.get("match_on"),
+        matchable=key_match.matchable(rt),
+        has_rules=bool(rt.dedupe),
         field_names={f.key: f.name for f in rt.fields},
         error=error,
     )

@@ -10,7 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from workspace import activity, json_input
 from workspace.automations import automations
 from workspace.errors import BadRequest
-from workspace.records import records
+from workspace.records import labels, records
 from workspace.schema.definitions import open_type
 from workspace.web.api_deps import PrincipalDep, RuntimeDep
 from workspace.web.bodies import BulkIn, QueryIn, RecordIn, RecordPatch, UpsertIn
@@ -89,10 +89,13 @@ class RecordController(Controller):
         data: JSONBody[RecordIn],
     ) -> Response[dict[str, Any]]:
         """201 with the new record (and ``duplicates`` a warn rule queued for review), or 200
-        with ``merged_into`` when a dedupe rule merged it into the record on file."""
+        with ``merged_into`` and a ``message`` for people ("Merged into Bob Stone #2, which
+        was on file") when a dedupe rule merged it into the record on file."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
         record = records.create(runtime, acc, rt, data.fields)
-        return Response(record, status_code=200 if "merged_into" in record else 201)
+        if "merged_into" not in record:
+            return Response(record, status_code=201)
+        return Response(record | {"message": labels.merged_message(rt, record)}, status_code=200)
 
     @post("/upsert", sync_to_thread=True)
     def upsert_record(

@@ -32,6 +32,15 @@ def title_of(rt: RecordTypeDef, record: dict[str, Any]) -> str:
     return f"#{record['id']}"
 
 
+def merged_message(rt: RecordTypeDef, record: dict[str, Any]) -> str:
+    """What a "new record" that a dedupe rule merged into a record on file says, so nobody
+    believes they created a record when they changed someone else's (the API answer's
+    ``message``, the record page's notice)."""
+    label = title_of(rt, record)
+    named = label if label == f"#{record['id']}" else f"{label} #{record['id']}"
+    return f"Merged into {named}, which was on file"
+
+
 def labels(runtime: Runtime, acc: Access, rt: RecordTypeDef, ids: Iterable[int]) -> dict[int, str]:
     """Labels of the given records (deleted ones too, marked), at most 200 at a time."""
     wanted = sorted(set(ids))[:LIMIT]

@@ -148,6 +148,7 @@ class MergeIn(Body):
 class ImportRunIn(Body):
     mapping: dict[str, str | None]
     policy: str = "rules"
+    match_on: str | None = None
 
 
 class AutomationIn(Body):

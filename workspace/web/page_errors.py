@@ -52,7 +52,11 @@ def error_page(
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
-    target = "/login?next=" + quote(request.url.path, safe="/")
+    """To the login page, which comes back to the page asked for, its query (a search, a
+    filter) included."""
+    query = request.url.query
+    back = request.url.path + (f"?{query}" if query else "")
+    target = "/login?next=" + quote(back, safe="/")
     if is_htmx(request):
         return Response(b"", status_code=200, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)

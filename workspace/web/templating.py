@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
@@ -48,6 +49,16 @@ def when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def phone(value: str) -> str:
+    """A stored E.164 number (+442079460958) as people write it, in the international
+    format of the number's own region (+44 20 7946 0958); anything else as it is."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader(
@@ -63,6 +74,7 @@ def make_environment() -> Environment:
     )
     env.globals["static"] = static_url
     env.filters["when"] = when
+    env.filters["phone"] = phone
     return env
 
 

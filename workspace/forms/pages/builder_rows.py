@@ -52,6 +52,11 @@ class Row:
     def is_file(self) -> bool:
         return self.field.type.name == FILE_FIELD_TYPE
 
+    @property
+    def public(self) -> bool:
+        """Strangers see it and fill it in (a hidden field only sets a value)."""
+        return self.on and not self.hidden
+
 
 def rows_from_config(
     rt: RecordTypeDef, config: Mapping[str, Any], errors: Mapping[str, str] | None = None

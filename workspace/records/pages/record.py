@@ -54,13 +54,15 @@ class RecordPages(Controller):
         workspace_id: int,
         type_id: int,
         added: int | None = None,
+        merged: bool = False,
     ) -> Template:
+        """``added``: the record the last post wrote (``merged``: into a record on file)."""
         acc, rt = open_type(runtime, user.principal, workspace_id, type_id)
         acc.require("member")
         notice = None
         if added is not None:
             label = record_labels.labels(runtime, acc, rt, [added]).get(added)
-            notice = {"id": added, "label": label} if label else None
+            notice = {"id": added, "label": label, "merged": merged} if label else None
         return respond.new_form(runtime, user, acc, rt, {}, notice=notice)
 
     @post("/t/{type_id:int}/new", sync_to_thread=True, status_code=303)
@@ -78,10 +80,12 @@ class RecordPages(Controller):
             return respond.new_form(
                 runtime, user, acc, rt, values, errors=errors, general=general, status=exc.status
             )
+        merged = "?merged=1" if "merged_into" in record else ""
         if data.get("_another"):
             target = f"/w/{workspace_id}/t/{type_id}/new?added={record['id']}"
+            target += merged.replace("?", "&")
         else:
-            target = record_url(workspace_id, type_id, record["id"])
+            target = record_url(workspace_id, type_id, record["id"]) + merged
         return Redirect(target, status_code=303)
 
     # ---- the record page ---------------------------------------------------------------
@@ -96,10 +100,12 @@ class RecordPages(Controller):
         record_id: int,
         edit: str | None = None,
         before: int | None = None,
+        merged: bool = False,
     ) -> Template:
-        """``edit`` opens one field's form without JavaScript; ``before`` pages the timeline."""
+        """``edit`` opens one field's form without JavaScript; ``before`` pages the timeline;
+        ``merged``: a "new record" just went into this record on file, and the page says so."""
         return respond.record_page(
-            runtime, user, workspace_id, type_id, record_id, edit=edit, before=before
+            runtime, user, workspace_id, type_id, record_id, edit=edit, before=before, merged=merged
         )
 
     @get(RECORD + "/fields/{key:str}", sync_to_thread=True)

@@ -15,7 +15,7 @@ from workspace.db import transaction
 from workspace.errors import NotFound, VersionConflict, WorkspaceError
 from workspace.files.pages.files_view import files_context
 from workspace.principal import Access
-from workspace.records import external_ids
+from workspace.records import external_ids, labels
 from workspace.records.pages.record_views import (
     conflict_note,
     field_errors,
@@ -74,6 +74,7 @@ def record_page(
     refused: dict[str, Any] | None = None,
     problem: str | None = None,
     status: int = 200,
+    merged: bool = False,
 ) -> Template:
     """The full page; ``edit`` (with ``refused``: the posted value and its error) shows one
     field's form, for browsers without JavaScript."""
@@ -107,6 +108,7 @@ def record_page(
         edit_error=refused.get("error"),
         conflict=refused.get("conflict"),
         problem=problem,
+        merged=labels.merged_message(rt, record) if merged else None,
         before=before,
         copies=copies,
     )
