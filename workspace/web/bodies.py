@@ -88,6 +88,8 @@ class RecordIn(Body):
 class RecordPatch(Body):
     fields: dict[str, Any]
     version: int | UnsetType = UNSET
+    #: Why an admin loosens a restrictive field (kept in the history).
+    reason: str | None = None
 
 
 class UpsertIn(Body):
