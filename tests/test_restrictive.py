@@ -287,3 +287,76 @@ def test_an_automation_cannot_loosen_and_its_run_says_why(api, ws, contacts, run
     text = str(detail)
     assert done["state"] != "done"
     assert "Status is Blacklisted" in text and "only an admin" in text
+
+
+# ---- propagation across duplicates kept apart ------------------------------------------
+
+
+def keep_apart(api: Api, contacts: dict[str, Any], **option: Any) -> Any:
+    rule = rules(api, contacts)[0]
+    body = {"on_create": "warn", "on_update": "warn", **option}
+    return api.patch(f"{contacts['base']}/dedupe-rules/{rule['id']}", body)
+
+
+def test_a_tightened_value_propagates_to_every_record_of_the_person(api, contacts):
+    changed = keep_apart(api, contacts, propagate_restrictive=True)
+    assert changed["propagate_restrictive"] is True
+    ada = contacts["ada"]
+    at_acme = api.post(
+        contacts["path"],
+        {"fields": {"email": "Ada@Example.org", "status": "Active", "consent": True}},
+        expect=201,
+    )
+    at_globex = api.post(
+        contacts["path"],
+        {"fields": {"email": "ada@example.org", "status": "Active", "consent": True}},
+        expect=201,
+    )
+    other = api.post(
+        contacts["path"], {"fields": {"email": "bob@example.org", "consent": True}}, expect=201
+    )
+    # Ada opts out on one record: the other records of Ada follow; Bob does not.
+    api.patch(f"{contacts['path']}/{at_acme['id']}", {"fields": {"consent": False}}, expect=200)
+    assert fields_of(api, contacts, at_globex["id"])["consent"] is False
+    assert fields_of(api, contacts, other["id"])["consent"] is True
+    # A tighter status travels; a record already tighter keeps its own value.
+    api.patch(f"{contacts['path']}/{at_globex['id']}", {"fields": {"status": "Email invalid"}})
+    assert fields_of(api, contacts, at_acme["id"])["status"] == "Email invalid"
+    assert fields_of(api, contacts, at_globex["id"])["status"] == "Email invalid"
+    assert fields_of(api, contacts, ada["id"])["status"] == "Blacklisted"
+    history = api.get(f"{contacts['path']}/{at_globex['id']}/activity")["items"]
+    [change] = [c for h in history for c in h["changes"] if c["field"] == "consent"][:1]
+    assert change["old"] is True and not change["new"]
+    assert change["reason"] == f"propagated from #{at_acme['id']} by rule Email address"
+
+
+def test_without_the_option_nothing_propagates(api, contacts):
+    keep_apart(api, contacts)
+    twin = api.post(
+        contacts["path"], {"fields": {"email": "ada@example.org", "consent": True}}, expect=201
+    )
+    api.patch(f"{contacts['path']}/{twin['id']}", {"fields": {"status": "Blacklisted"}}, expect=200)
+    other = api.post(
+        contacts["path"],
+        {"fields": {"email": "ada@example.org", "status": "Active", "consent": True}},
+        expect=201,
+    )
+    api.patch(f"{contacts['path']}/{twin['id']}", {"fields": {"consent": False}}, expect=200)
+    assert fields_of(api, contacts, other["id"])["consent"] is True
+
+
+def test_the_propagation_option_is_validated(api, ws, contacts):
+    body = keep_apart(api, contacts, propagate_restrictive="yes")
+    assert api.last.status_code == 422
+    assert body["error"]["fields"]["propagate_restrictive"] == "must be true or false"
+    plain, _ = make_type(api, ws, "Lead", field("Email", "email"), field("Phone", "phone"))
+    base = f"/workspaces/{ws}/types/{plain['id']}/dedupe-rules"
+    body = api.post(
+        base, {"rule": "email", "fields": ["email"], "propagate_restrictive": True}, expect=422
+    )
+    assert "no restrictive field" in body["error"]["fields"]["propagate_restrictive"]
+    body = api.post(
+        base, {"rule": "phone", "fields": ["phone"], "propagate_restrictive": True}, expect=422
+    )
+    assert "email field" in body["error"]["fields"]["propagate_restrictive"]
+    assert api.get(base) == []

@@ -24,7 +24,7 @@ from workspace.errors import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Principal
-from workspace.records import dedupe_decisions, match_keys, ownership, restrictive
+from workspace.records import dedupe_decisions, match_keys, ownership, propagation, restrictive
 from workspace.records.match_keys import Candidate, Override, Verdict
 from workspace.records.write_items import Item, Outcome, normalised, sent_values
 from workspace.schema.fields import FieldDef
@@ -92,6 +92,8 @@ def write_batch(
             batch.follow(item, items)
     match_keys.write_keys(tx.data, rt, batch.written(), ctx, created=batch.created)
     match_keys.queue_pairs(tx.control, rt, batch.pairs(), principal)
+    touch = {"updated_at": batch.now, "updated_by": principal.user_id}
+    batch.entries += propagation.propagate(tx.data, rt, batch.rows, batch.entries, ctx, touch)
     activity.write(tx.control, principal, rt.workspace_id, rt.id, batch.entries)
     return [batch.outcomes.get(i.index) or Outcome(i.index, "error", error=i.error) for i in items]
 
