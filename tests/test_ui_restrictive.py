@@ -1,5 +1,6 @@
-"""In the browser: an admin marks Status restrictive in the designer, and a member who tries
-to move a Blacklisted customer back to Active is told why not and who may."""
+"""In the browser: an admin marks Status restrictive in the designer, a member who tries to
+move a customer back to an earlier status is told why not and who may, and the admin does it
+with a reason the timeline shows."""
 
 from __future__ import annotations
 
@@ -38,3 +39,14 @@ def test_a_member_cannot_loosen_a_restrictive_status(page, browser, live_server,
     finally:
         context.close()
     assert shop.get(shop.customer, ada["id"])["fields"]["status"] == "Won"
+
+    page.goto(shop.url(shop.customer, ada["id"]))
+    status = field(page, "status")
+    status.locator(".editable").click()
+    status.get_by_role("combobox").select_option("New")
+    status.get_by_label("Reason").fill("won by mistake: the deal fell through")
+    status.get_by_role("button", name="Save").click()
+    status.locator(".chip", has_text="New").wait_for()
+    page.reload()
+    page.get_by_text("(won by mistake: the deal fell through)").wait_for()
+    assert shop.get(shop.customer, ada["id"])["fields"]["status"] == "New"
