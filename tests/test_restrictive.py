@@ -9,10 +9,14 @@ import pytest
 
 from tests.helpers import Api, field, make_type, records_path
 from tests.test_automations import add, runs_of
+from tests.test_field_ownership import add_connection, as_connection
 from tests.test_forms import configure, send, stored
 from tests.test_imports import run, upload
+from workspace.connectors import ownership
 from workspace.forms import forms
 from workspace.jobs.worker import run_until_idle
+from workspace.records import records
+from workspace.schema.definitions import get_type
 
 STATUSES = ["Active", "Marketing suspended", "Email invalid", "Blacklisted"]
 
@@ -206,6 +210,31 @@ def test_an_admin_loosens_with_a_reason_kept_in_the_history(api, contacts):
     changes = {c["field"]: c for c in latest["changes"]}
     assert changes["status"]["old"] == "Blacklisted" and changes["status"]["reason"] == why
     assert changes["consent"]["reason"] == why
+
+
+# ---- connectors -----------------------------------------------------------------------
+
+
+def test_a_connection_that_owns_the_field_may_loosen_it_and_others_may_not(
+    api, ws, runtime, access, contacts
+):
+    mailchimp = add_connection(runtime, ws, "Mailchimp")
+    hubspot = add_connection(runtime, ws, "HubSpot", "hubspot")
+    rt = get_type(runtime, access, contacts["rt"]["id"])
+    ownership.set_owner(runtime, access, rt, "consent", mailchimp)
+    rt = get_type(runtime, access, contacts["rt"]["id"])
+    ada = contacts["ada"]["id"]
+    # HubSpot does not own Status: its sync keeps Blacklisted and says so.
+    synced = records.update_record(
+        runtime, as_connection(access, hubspot), rt, ada, {"status": "Active", "city": "Oslo"}
+    )
+    assert synced["kept"] == {"status": "Blacklisted"}
+    assert (synced["fields"]["status"], synced["fields"]["city"]) == ("Blacklisted", "Oslo")
+    # Mailchimp owns consent: the person opted in again there, and that is the authority.
+    done = records.update_record(
+        runtime, as_connection(access, mailchimp), rt, ada, {"consent": True}
+    )
+    assert done["fields"]["consent"] is True and "kept" not in done
 
 
 # ---- merges --------------------------------------------------------------------------
