@@ -333,18 +333,18 @@ def test_a_tightened_value_propagates_to_every_record_of_the_person(api, contact
     ada = contacts["ada"]
     at_acme = api.post(
         contacts["path"],
-        {"fields": {"email": "Ada@Example.org", "status": "Active", "consent": True}},
+        {"fields": {"email": "Grace@Example.org", "status": "Active", "consent": True}},
         expect=201,
     )
     at_globex = api.post(
         contacts["path"],
-        {"fields": {"email": "ada@example.org", "status": "Active", "consent": True}},
+        {"fields": {"email": "grace@example.org", "status": "Active", "consent": True}},
         expect=201,
     )
     other = api.post(
         contacts["path"], {"fields": {"email": "bob@example.org", "consent": True}}, expect=201
     )
-    # Ada opts out on one record: the other records of Ada follow; Bob does not.
+    # Grace opts out on one record: her other record follows; Bob does not.
     api.patch(f"{contacts['path']}/{at_acme['id']}", {"fields": {"consent": False}}, expect=200)
     assert fields_of(api, contacts, at_globex["id"])["consent"] is False
     assert fields_of(api, contacts, other["id"])["consent"] is True
@@ -352,11 +352,26 @@ def test_a_tightened_value_propagates_to_every_record_of_the_person(api, contact
     api.patch(f"{contacts['path']}/{at_globex['id']}", {"fields": {"status": "Email invalid"}})
     assert fields_of(api, contacts, at_acme["id"])["status"] == "Email invalid"
     assert fields_of(api, contacts, at_globex["id"])["status"] == "Email invalid"
-    assert fields_of(api, contacts, ada["id"])["status"] == "Blacklisted"
+    assert fields_of(api, contacts, ada["id"])["status"] == "Blacklisted"  # not Grace
     history = api.get(f"{contacts['path']}/{at_globex['id']}/activity")["items"]
     [change] = [c for h in history for c in h["changes"] if c["field"] == "consent"][:1]
     assert change["old"] is True and not change["new"]
     assert change["reason"] == f"propagated from #{at_acme['id']} by rule Email address"
+
+
+def test_a_new_record_of_a_person_on_file_takes_their_tightest_values(api, contacts):
+    keep_apart(api, contacts, propagate_restrictive=True)
+    ada = contacts["ada"]
+    at_globex = api.post(
+        contacts["path"],
+        {"fields": {"email": "ada@example.org", "status": "Active", "consent": True}},
+        expect=201,
+    )
+    assert (at_globex["fields"]["status"], at_globex["fields"]["consent"]) == ("Blacklisted", False)
+    [created] = api.get(f"{contacts['path']}/{at_globex['id']}/activity")["items"]
+    reasons = {c["field"]: c.get("reason") for c in created["changes"]}
+    assert reasons["status"] == f"propagated from #{ada['id']} by rule Email address"
+    assert reasons["email"] is None  # (an unticked box is no change on a create: not listed)
 
 
 def test_without_the_option_nothing_propagates(api, contacts):

@@ -4,8 +4,10 @@ A person may be on file twice by design (a contact at two accounts), so a dedupe
 the copies be. When a rule has ``propagate`` on, a restrictive value (Blacklisted, an
 opt-out) that tightens on one record is written, in the same transaction, to every record of
 the type that holds the same key under that rule, wherever it is looser there; each copy's
-history says where the value came from ("propagated from #123 by rule Email"). Only
-tightening travels: loosening stays a person's act on each record.
+history says where the value came from ("propagated from #123 by rule Email"). A record
+created for a person already on file takes the tightest value of their other records the
+same way (:func:`inherit`). Only tightening travels: loosening stays a person's act on each
+record.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workspace import activity
 from workspace.errors import VersionConflict
 from workspace.matching import RuleContext
 from workspace.records import match_keys, restrictive
+from workspace.records.write_items import Item
 from workspace.schema.record_values import record_out, to_columns
 from workspace.schema.rows import update_row
 from workspace.schema.tables import RecordTypeDef
@@ -51,6 +54,39 @@ def propagate(
             why = f"propagated from #{entry.record_id} by rule {rd.rule.label}"
             made.extend(_tighten(conn, rt, others, sent, why, touch))
     return made
+
+
+def inherit(
+    conn: Connection, rt: RecordTypeDef, creates: list[Item], ctx: RuleContext
+) -> dict[int, dict[str, str]]:
+    """Give each of ``creates`` the tightest restrictive values of the records that hold its
+    keys under a propagating rule; returns, per item index, why each field took its value."""
+    rules = [rd for rd in rt.dedupe if rd.propagate and not rd.rule.fuzzy]
+    fields = restrictive.fields_of(rt)
+    notes: dict[int, dict[str, str]] = {}
+    if not rules or not fields:
+        return notes
+    for item in creates:
+        for rd in rules:
+            keys = match_keys.keys_for(rt, rd, item.parsed.values, ctx)
+            others = sorted(
+                {r for ids in match_keys.holders(conn, rt, rd, keys).values() for r in ids}
+            )
+            if not others:
+                continue
+            rows = conn.execute(rt.lock_by_ids, {"record_ids": others}).mappings().all()
+            for row in rows:
+                if row["deleted_at"] is not None:
+                    continue
+                for f in fields:
+                    theirs = f.type.from_row(f, dict(row))
+                    if restrictive.rank(f, theirs) > restrictive.rank(
+                        f, item.parsed.values.get(f.key)
+                    ):
+                        item.parsed.values[f.key] = theirs
+                        why = f"propagated from #{row['id']} by rule {rd.rule.label}"
+                        notes.setdefault(item.index, {})[f.key] = why
+    return notes
 
 
 def _tighten(

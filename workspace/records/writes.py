@@ -83,7 +83,8 @@ def write_batch(
     if check_clashes:
         _mark_clashes(tx.data, rt, [i for i in items if i.error is None])
     batch = _Batch(tx.data, rt, principal, utcnow(), verdicts, guard)
-    batch.insert([i for i in items if i.is_create and i.error is None and not batch.follows(i)])
+    creates = [i for i in items if i.is_create and i.error is None and not batch.follows(i)]
+    batch.insert(creates, propagation.inherit(tx.data, rt, creates, ctx))
     for item in items:
         if not item.is_create and item.error is None:
             batch.update(item)
@@ -121,12 +122,18 @@ class _Batch:
         verdict = self.verdicts.get(item.index)
         return verdict is not None and verdict.follows is not None
 
-    def insert(self, creates: list[Item]) -> None:
+    def insert(self, creates: list[Item], reasons: dict[int, dict[str, str]]) -> None:
+        """Insert ``creates``; ``reasons`` says why a value was not the one sent (per item
+        index and field: a restrictive value taken from the person's other records)."""
         rows = _insert(self.conn, self.rt, creates, self.principal, self.now)
         for item, row in zip(creates, rows, strict=True):
             self.created.add(row["id"])
             self._done(item, "created", row)
             changes = _changes(self.rt, {}, sent_values(self.rt, item))
+            why = reasons.get(item.index, {})
+            changes = [
+                {**c, "reason": why[c["field"]]} if c["field"] in why else c for c in changes
+            ]
             self.entries.append(activity.Entry(row["id"], "create", changes))
 
     def update(self, item: Item) -> None:
