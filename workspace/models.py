@@ -251,6 +251,10 @@ dedupe_rules = Table(
     # {field id: overwrite | fill_empty | ignore}: how "update" merges incoming values.
     Column("merge_policy", JSON, nullable=False, default=dict),
     Column("threshold", Float, nullable=True),
+    # Copy a tightened restrictive value to every record sharing this rule's key.
+    Column(
+        "propagate_restrictive", Boolean, nullable=False, default=False, server_default=text("0")
+    ),
     Column("created_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
 )

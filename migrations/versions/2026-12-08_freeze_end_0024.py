@@ -3,7 +3,7 @@ wait about that long (Retry-After) instead of a fixed five seconds; and how a mo
 copy is kept read-only (triggers in its database, or why not).
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-08 01:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from workspace.schema.coltypes import UtcDateTime
 
 revision = "0024"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

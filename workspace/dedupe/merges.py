@@ -23,7 +23,7 @@ from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.files import files
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import external_ids, records
+from workspace.records import external_ids, records, restrictive
 from workspace.records.write_items import Item
 from workspace.records.writes import write_batch
 from workspace.runtime import Runtime
@@ -125,7 +125,9 @@ def undo(
         # checked against the loser before the merge already, and a rule that blocks edits
         # must not refuse them now because the loser, brought back, shares its email.
         before = {k: v for k, v in done["survivor_before"].items() if rt.field_by_key(k)}
-        _write_survivor(tx, acc, rt, survivor["id"], before)
+        # Undo restores exactly what was on file, a looser restrictive value included.
+        undone = restrictive.Loosening(allowed=True, reason=f"merge {merge_id} undone")
+        _write_survivor(tx, acc, rt, survivor["id"], before, loosen=undone)
         loser_row = tx.data.execute(rt.select_by_id, {"record_id": done["loser_id"]}).mappings()
         loser_version = loser_row.one()["version"]
         records.write_deletion(
@@ -220,7 +222,13 @@ def _live(conn: Connection, rt: RecordTypeDef, ids: list[int]) -> list[dict[str,
 
 
 def _write_survivor(
-    tx: Tx, acc: Access, rt: RecordTypeDef, survivor_id: int, values: dict[str, Any]
+    tx: Tx,
+    acc: Access,
+    rt: RecordTypeDef,
+    survivor_id: int,
+    values: dict[str, Any],
+    *,
+    loosen: restrictive.Loosening | None = None,
 ) -> dict[str, Any]:
     """The survivor's new values through the ordinary write path: validation, uniqueness,
     dedupe keys and the activity history all apply."""
@@ -235,6 +243,7 @@ def _write_survivor(
         check_clashes=True,
         ctx=RuleContext(acc.phone_region),
         check_owners=False,
+        loosen=loosen,
     )
     if outcome.error is not None:
         raise outcome.error

@@ -51,6 +51,7 @@ def public_rule(rt: RecordTypeDef, rd: RuleDef) -> dict[str, Any]:
         "on_update": rd.on_update,
         "merge_policy": {key[fid]: p for fid, p in rd.merge_policy.items() if fid in key},
         "threshold": rd.threshold,
+        "propagate_restrictive": rd.propagate,
     }
 
 
@@ -192,6 +193,7 @@ def _clean(
     runtime: Runtime, rt: RecordTypeDef, spec: Mapping[str, Any], *, partial: bool
 ) -> dict[str, Any]:
     allowed = {"rule", "fields", "on_create", "on_update", "merge_policy", "threshold"}
+    allowed.add("propagate_restrictive")
     unknown = set(spec) - allowed - {"id", "label", "fuzzy"}
     if unknown:
         raise ValidationFailed(
@@ -215,6 +217,7 @@ def _clean(
         "on_update": on_update,
         "merge_policy": _clean_policy(rt, spec.get("merge_policy") or {}),
         "threshold": _clean_threshold(spec.get("threshold"), rule.fuzzy),
+        "propagate_restrictive": _clean_propagate(rt, rule, field_ids, spec),
     }
 
 
@@ -267,6 +270,29 @@ def _clean_threshold(value: Any, fuzzy: bool) -> float | None:
     return float(value)
 
 
+def _clean_propagate(
+    rt: RecordTypeDef, rule: Any, field_ids: list[int], spec: Mapping[str, Any]
+) -> bool:
+    """Propagation copies restrictive values between records that are the same person, so
+    it needs an exact rule on an email field and a restrictive field to copy."""
+    value = spec.get("propagate_restrictive", False)
+    if not isinstance(value, bool):
+        raise ValidationFailed.single("propagate_restrictive", "must be true or false")
+    if not value:
+        return False
+    emails = [f for fid in field_ids if (f := rt.field_by_id(fid)) and f.type.name == "email"]
+    if rule.fuzzy or not emails:
+        raise ValidationFailed.single(
+            "propagate_restrictive",
+            "needs an exact rule on an email field (records that are the same person)",
+        )
+    if not any(f.config.get("restrictive") for f in rt.fields):
+        raise ValidationFailed.single(
+            "propagate_restrictive", f"{rt.name} has no restrictive field to propagate"
+        )
+    return True
+
+
 def _rule_def(runtime: Runtime, rule_id: int, values: Mapping[str, Any]) -> RuleDef:
     return RuleDef(
         id=rule_id,
@@ -276,6 +302,7 @@ def _rule_def(runtime: Runtime, rule_id: int, values: Mapping[str, Any]) -> Rule
         on_update=values["on_update"],
         merge_policy={int(k): v for k, v in values["merge_policy"].items()},
         threshold=values["threshold"],
+        propagate=values["propagate_restrictive"],
     )
 
 

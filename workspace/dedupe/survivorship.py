@@ -4,7 +4,10 @@ Each field follows its ``survivorship`` option, or a default that loses nothing:
 survivor's value unless it is empty (most complete), and for multi-valued fields the union.
 "most_recent" takes the value of the record changed last; "most_restrictive" is for consent:
 a ticked checkbox (unsubscribed, do not call) wins, and of two choices the one listed later
-(order choices from least to most restrictive) wins. A person can override any field.
+(order choices from least to most restrictive) wins. A field marked restrictive always keeps
+the more restrictive value of the two (records/restrictive.py: for a consent checkbox, the
+unticked one); a person's override that would loosen it is refused by the write path.
+A person can override any other field.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workspace.errors import ValidationFailed
+from workspace.records import restrictive
 from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
 
@@ -61,6 +65,8 @@ def _default(f: FieldDef, mine: Any, theirs: Any, newest: Any) -> Any:
     empty = f.type.is_empty
     if f.type.uses_link_table or f.type.outside_record:
         return list(mine or []) + [v for v in theirs or [] if v not in (mine or [])]
+    if restrictive.is_restrictive(f):
+        return restrictive.tightest(f, mine, theirs)
     rule = f.config.get("survivorship", "most_complete")
     if rule == "most_restrictive":
         return _most_restrictive(f, mine, theirs)
@@ -83,6 +89,8 @@ def rule_of(f: FieldDef) -> str:
     ``survivorship`` option ("most_complete" unless set); what a merge screen explains."""
     if f.type.uses_link_table or f.type.outside_record:
         return "union"
+    if restrictive.is_restrictive(f):
+        return "restrictive"
     return str(f.config.get("survivorship", "most_complete"))
 
 

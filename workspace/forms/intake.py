@@ -40,7 +40,7 @@ from workspace.forms.config import Placed, redirect_allowed
 from workspace.forms.forms import FormRow, Live
 from workspace.forms.submissions import GivenUp
 from workspace.forms.uploads import Attached, Chosen
-from workspace.records import records
+from workspace.records import records, restrictive
 from workspace.records.write_items import Outcome
 from workspace.runtime import Runtime
 from workspace.schema.fields import FieldDef, ValueContext
@@ -363,6 +363,8 @@ class Writing:
             duplicates = ", ".join(str(c.public()["record"]) for c in written.candidates)
             why = [f"possible duplicate of record {duplicates} queued for review"]
             why = why if duplicates else []
+        if written.kept:  # a looser status or consent the post sent: said, never dropped
+            why.append(restrictive.kept_text(self.live.rt, written.kept))
         self.reason = "; ".join([*why, *self.attached.notes]) or None
         if not form_submissions.decide_within(
             tx.control,

@@ -23,12 +23,13 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from workspace import models as m
+from workspace.activity import jsonable
 from workspace.clock import utcnow
 from workspace.db import Tx, transaction
 from workspace.errors import Conflict, NotFound, ValidationFailed
 from workspace.imports import key_match
 from workspace.principal import Access
-from workspace.records import records
+from workspace.records import records, restrictive
 from workspace.records.csv_cells import unguard
 from workspace.records.match_keys import policy_override
 from workspace.records.write_items import Item, Outcome
@@ -288,7 +289,7 @@ def _write_batch(
                 update(t)
                 .where(t.c.id == row_id)
                 .where(t.c.outcome == "pending")
-                .values(**_decided(outcome))
+                .values(**_decided(rt, outcome))
             )
             if decided.rowcount != 1:
                 raise _AlreadyDecided
@@ -321,13 +322,19 @@ def _write(
     records.write_built(runtime, acc, rt, build, override=override, after=record)
 
 
-def _decided(outcome: Outcome) -> dict[str, Any]:
-    """An import row's columns for what became of it."""
+def _decided(rt: RecordTypeDef, outcome: Outcome) -> dict[str, Any]:
+    """An import row's columns for what became of it (a restrictive value kept on file
+    instead of the row's looser one is said, never dropped silently)."""
     if outcome.error is not None:
         problem = {"message": outcome.error.message, "fields": outcome.error.fields}
         return {"outcome": "rejected", "record_id": None, "detail": problem}
+    kept = (
+        {"message": restrictive.kept_text(rt, outcome.kept), "kept": jsonable(outcome.kept)}
+        if outcome.kept
+        else None
+    )
     if outcome.merged_into is not None:
-        return {"outcome": "updated", "record_id": outcome.merged_into, "detail": None}
+        return {"outcome": "updated", "record_id": outcome.merged_into, "detail": kept}
     record_id = outcome.record["id"] if outcome.record else None
     duplicates = [c.record_id for c in outcome.candidates]
     queued = {"possible_duplicates": duplicates} if duplicates else None

@@ -152,10 +152,13 @@ class RecordController(Controller):
         if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
     ) -> dict[str, Any]:
         """Partial update. Send the ``version`` you read (or ``If-Match``) to get 409 instead
-        of overwriting someone else's change."""
+        of overwriting someone else's change. Loosening a restrictive field needs the admin
+        role and a ``reason``; anyone else gets 409 naming the field and its value."""
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
         version = data.sent().get("version", _version_header(if_match))
-        return records.update_record(runtime, acc, rt, record_id, data.fields, version=version)
+        return records.update_record(
+            runtime, acc, rt, record_id, data.fields, version=version, reason=data.reason
+        )
 
     @delete(RECORD, sync_to_thread=True)
     def delete_record(

@@ -240,12 +240,18 @@ def merged_values(
     rt: RecordTypeDef, rd: RuleDef, incoming: Mapping[str, Any], current: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The incoming values a merge keeps, by each field's policy (default: fill empty, so an
-    update never loses what is already on file)."""
+    update never loses what is already on file). A restrictive field's value always goes on
+    to the write path (unless its policy is ignore), which takes it when it tightens and
+    keeps (and reports) the value on file when it would loosen: an opt-out or a Blacklisted
+    sent by a form must land."""
     kept = {}
     for f in rt.fields:
         if f.key not in incoming:
             continue
         policy = rd.merge_policy.get(f.id, "fill_empty")
+        if f.config.get("restrictive") and policy != "ignore":
+            kept[f.key] = incoming[f.key]
+            continue
         empty = f.type.is_empty(f.type.from_row(f, current))
         if policy == "overwrite" or (policy == "fill_empty" and empty):
             kept[f.key] = incoming[f.key]

@@ -34,7 +34,7 @@ from workspace.events import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import file_values, match_keys, ownership, tombstones
+from workspace.records import file_values, match_keys, ownership, restrictive, tombstones
 from workspace.records import items as record_items
 from workspace.records.write_items import Item, Outcome
 from workspace.records.writes import write_batch
@@ -194,6 +194,8 @@ def with_dedupe(outcome: Outcome) -> dict[str, Any]:
         record["merged_into"] = outcome.merged_into
     if outcome.candidates:
         record["duplicates"] = [c.public() for c in outcome.candidates]
+    if outcome.kept:
+        record["kept"] = activity.jsonable(outcome.kept)
     return record
 
 
@@ -224,16 +226,24 @@ def update_record(
     *,
     version: int | None = None,
     after: After | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Partial update. With ``version``, a record changed since then is refused with 409.
-    ``after`` writes in the same transaction, as for :func:`create`."""
+    ``after`` writes in the same transaction, as for :func:`create`. An admin editing the
+    record may loosen a restrictive field, giving a ``reason`` the history keeps; for anyone
+    else (and any automatic path) a loosening is refused with 409."""
     acc.require("member")
+    direct = acc.principal.source in {"api", "ui"}
+    loosen = restrictive.Loosening(
+        allowed=direct and acc.can("admin"), reason=(reason or "").strip()[:500] or None
+    )
     outcome = _single(
         runtime,
         acc,
         rt,
         lambda rt, tx: [record_items.update_item(rt, acc, 0, record_id, fields, version)],
         after=after,
+        loosen=loosen,
     )
     return with_dedupe(outcome)
 
@@ -360,8 +370,11 @@ def _single(
     *,
     override: match_keys.Override | None = None,
     after: After | None = None,
+    loosen: restrictive.Loosening | None = None,
 ) -> Outcome:
-    outcomes, _ = _run(runtime, acc, rt, build, atomic=True, override=override, after=after)
+    outcomes, _ = _run(
+        runtime, acc, rt, build, atomic=True, override=override, after=after, loosen=loosen
+    )
     outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error
@@ -377,6 +390,7 @@ def _run(
     atomic: bool,
     override: match_keys.Override | None = None,
     after: After | None = None,
+    loosen: restrictive.Loosening | None = None,
 ) -> tuple[list[Outcome], bool]:
     """Run a batch in one transaction, retrying on a changed definition, a unique index
     refusing a value (the retry names the clash per item), or a deadlock. Returns the
@@ -398,6 +412,7 @@ def _run(
                     check_clashes=attempt > 1,
                     ctx=ctx,
                     override=override,
+                    loosen=loosen,
                 )
                 if atomic and any(o.error for o in outcomes):
                     raise _RolledBack(outcomes)

@@ -37,6 +37,9 @@ class Outcome:
     #: Dedupe: the existing record a create was merged into, and possible duplicates.
     merged_into: int | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    #: Restrictive fields whose value on file was kept instead of a looser one sent
+    #: (field key -> value kept), reported so the attempt is never silently dropped.
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
 def sent_values(rt: RecordTypeDef, item: Item) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from workspace.errors import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Principal
-from workspace.records import dedupe_decisions, match_keys, ownership
+from workspace.records import dedupe_decisions, match_keys, ownership, propagation, restrictive
 from workspace.records.match_keys import Candidate, Override, Verdict
 from workspace.records.write_items import Item, Outcome, normalised, sent_values
 from workspace.schema.fields import FieldDef
@@ -49,12 +49,16 @@ def write_batch(
     ctx: RuleContext,
     override: Override | None = None,
     check_owners: bool = True,
+    loosen: restrictive.Loosening | None = None,
 ) -> list[Outcome]:
     """Validate, dedupe and write ``items``. Items that fail carry an error; the rest are
     written, with their activity entries and dedupe keys, in the caller's transaction.
 
     ``check_owners``: refuse items that would change a field another connection owns (off
     only for a merge, which chooses between values already on file).
+
+    ``loosen``: leave to loosen restrictive fields (an admin editing the record, with a
+    reason; a merge undone); without it they only tighten (see ``restrictive``).
 
     ``check_clashes`` looks up unique values first so each clashing item gets its own error
     naming the other record. The first attempt skips it: the unique index decides anyway, and
@@ -72,10 +76,15 @@ def write_batch(
     _turn_into_merges(tx.data, rt, items, verdicts)
     if check_owners:
         ownership.refuse_owned(rt, principal, items)
+    guard = restrictive.Guard(rt, principal, loosen)
+    for item in items:
+        if not item.is_create:
+            guard.check(item, matched=verdicts.get(item.index, Verdict()).merged_into is not None)
     if check_clashes:
         _mark_clashes(tx.data, rt, [i for i in items if i.error is None])
-    batch = _Batch(tx.data, rt, principal, utcnow(), verdicts)
-    batch.insert([i for i in items if i.is_create and i.error is None and not batch.follows(i)])
+    batch = _Batch(tx.data, rt, principal, utcnow(), verdicts, guard)
+    creates = [i for i in items if i.is_create and i.error is None and not batch.follows(i)]
+    batch.insert(creates, propagation.inherit(tx.data, rt, creates, ctx))
     for item in items:
         if not item.is_create and item.error is None:
             batch.update(item)
@@ -84,6 +93,8 @@ def write_batch(
             batch.follow(item, items)
     match_keys.write_keys(tx.data, rt, batch.written(), ctx, created=batch.created)
     match_keys.queue_pairs(tx.control, rt, batch.pairs(), principal)
+    touch = {"updated_at": batch.now, "updated_by": principal.user_id}
+    batch.entries += propagation.propagate(tx.data, rt, batch.rows, batch.entries, ctx, touch)
     activity.write(tx.control, principal, rt.workspace_id, rt.id, batch.entries)
     return [batch.outcomes.get(i.index) or Outcome(i.index, "error", error=i.error) for i in items]
 
@@ -98,9 +109,10 @@ class _Batch:
         principal: Principal,
         now: Any,
         verdicts: dict[int, Verdict],
+        guard: restrictive.Guard,
     ) -> None:
         self.conn, self.rt, self.principal, self.now = conn, rt, principal, now
-        self.verdicts = verdicts
+        self.verdicts, self.guard = verdicts, guard
         self.outcomes: dict[int, Outcome] = {}
         self.entries: list[activity.Entry] = []
         self.rows: dict[int, dict[str, Any]] = {}
@@ -110,18 +122,25 @@ class _Batch:
         verdict = self.verdicts.get(item.index)
         return verdict is not None and verdict.follows is not None
 
-    def insert(self, creates: list[Item]) -> None:
+    def insert(self, creates: list[Item], reasons: dict[int, dict[str, str]]) -> None:
+        """Insert ``creates``; ``reasons`` says why a value was not the one sent (per item
+        index and field: a restrictive value taken from the person's other records)."""
         rows = _insert(self.conn, self.rt, creates, self.principal, self.now)
         for item, row in zip(creates, rows, strict=True):
             self.created.add(row["id"])
             self._done(item, "created", row)
             changes = _changes(self.rt, {}, sent_values(self.rt, item))
+            why = reasons.get(item.index, {})
+            changes = [
+                {**c, "reason": why[c["field"]]} if c["field"] in why else c for c in changes
+            ]
             self.entries.append(activity.Entry(row["id"], "create", changes))
 
     def update(self, item: Item) -> None:
         row, changes = _update(self.conn, self.rt, item, self.principal, self.now)
         merged = self.verdicts.get(item.index, Verdict()).merged_into is not None
         self._done(item, "merged" if merged else "updated" if changes else "unchanged", row)
+        self.guard.annotate(item, changes)
         if changes:
             self.entries.append(activity.Entry(row["id"], "update", changes))
 
@@ -137,7 +156,9 @@ class _Batch:
         item.record_id, item.current = record_id, self.rows[record_id]
         _keep_by_policy(self.rt, item, verdict)
         verdict.merged_into = record_id
-        self.update(item)
+        self.guard.check(item, matched=True)
+        if item.error is None:
+            self.update(item)
 
     def _done(self, item: Item, status: str, row: dict[str, Any]) -> None:
         self.rows[row["id"]] = row
@@ -148,6 +169,7 @@ class _Batch:
             record_out(self.rt, row),
             merged_into=verdict.merged_into,
             candidates=verdict.candidates,
+            kept=self.guard.kept.get(item.index, {}),
         )
 
     def written(self) -> list[dict[str, Any]]:

@@ -69,6 +69,7 @@ def rule_defs(
                 on_update=row["on_update"],
                 merge_policy={int(k): v for k, v in (row["merge_policy"] or {}).items()},
                 threshold=row["threshold"],
+                propagate=bool(row["propagate_restrictive"]),
             )
         )
     return tuple(found)

@@ -134,6 +134,8 @@ class FieldType:
                     cleaned[key] = _text_option(value, 1000)
                 elif key == "survivorship":
                     cleaned[key] = self._survivorship_option(value)
+                elif key == "restrictive":
+                    cleaned[key] = self._restrictive_option(value)
                 elif key in self.options:
                     cleaned[key] = self.options[key](value)
                 else:
@@ -146,7 +148,26 @@ class FieldType:
             errors["config.required"] = self.cannot_require
         if errors:
             raise ValidationFailed("invalid field configuration", fields=errors)
-        return self.finish_config(cleaned, ctx)
+        finished = self.finish_config(cleaned, ctx)
+        ranked = self.name == "checkbox" or len(finished.get("choices", [])) >= 2
+        if finished.get("restrictive") and not ranked:
+            raise ValidationFailed.single(
+                "config.restrictive",
+                "needs at least two choices, listed from least to most restrictive",
+            )
+        return finished
+
+    def _restrictive_option(self, value: Any) -> bool:
+        """Only a value that can be ranked can be restrictive: the later of a single choice's
+        choices, or an unticked consent checkbox, is the tighter one (records/restrictive.py)."""
+        if not isinstance(value, bool):
+            raise FieldError("must be true or false")
+        if value and not self.ordered_consent:
+            raise FieldError(
+                f"fields of type {self.name} cannot be restrictive: only a single choice "
+                "(its choices in order) or a consent checkbox can"
+            )
+        return value
 
     def _survivorship_option(self, value: Any) -> str:
         """Which value a merge keeps (see services/survivorship.py)."""

@@ -69,6 +69,8 @@ class RuleDef:
     on_update: str  # off | block | warn
     merge_policy: Mapping[int, str]  # field id -> overwrite | fill_empty | ignore
     threshold: float | None = None
+    #: A restrictive value tightened on one record goes to every record holding its keys.
+    propagate: bool = False
 
     @property
     def signature(self) -> str:

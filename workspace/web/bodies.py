@@ -88,6 +88,8 @@ class RecordIn(Body):
 class RecordPatch(Body):
     fields: dict[str, Any]
     version: int | UnsetType = UNSET
+    #: Why an admin loosens a restrictive field (kept in the history).
+    reason: str | None = None
 
 
 class UpsertIn(Body):
@@ -121,6 +123,9 @@ class DedupeRuleIn(Body):
     on_update: str | UnsetType = UNSET
     merge_policy: dict[str, str] | UnsetType = UNSET
     threshold: float | UnsetType | None = UNSET
+    #: Copy a tightened restrictive value to the other records with this key (checked by
+    #: the service, which names what is wrong).
+    propagate_restrictive: Any = UNSET
 
 
 class DedupeRulePatch(Body):
@@ -128,6 +133,9 @@ class DedupeRulePatch(Body):
     on_update: str | UnsetType = UNSET
     merge_policy: dict[str, str] | UnsetType = UNSET
     threshold: float | UnsetType | None = UNSET
+    #: Copy a tightened restrictive value to the other records with this key (checked by
+    #: the service, which names what is wrong).
+    propagate_restrictive: Any = UNSET
 
 
 class DuplicateCheckIn(Body):

@@ -27,6 +27,10 @@ WHY = {
         "most restrictive",
         "the more restrictive value, for consent: an opt-out wins.",
     ),
+    "restrictive": (
+        "restrictive field",
+        "the more restrictive value: this field only tightens unless an admin loosens it.",
+    ),
 }
 
 

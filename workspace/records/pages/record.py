@@ -173,7 +173,9 @@ class RecordPages(Controller):
         values = form_values(rt, data)
         version = _version(data)
         try:
-            record = records.update_record(runtime, acc, rt, record_id, values, version=version)
+            record = records.update_record(
+                runtime, acc, rt, record_id, values, version=version, reason=_reason(data)
+            )
         except PermissionDenied:
             raise
         except WorkspaceError as exc:
@@ -269,6 +271,13 @@ def _field(rt: RecordTypeDef, key: str) -> Any:
     if f is None:
         raise NotFound("this field does not exist (any more); reload the page")
     return f
+
+
+def _reason(data: dict[str, Any]) -> str | None:
+    """Why an admin loosens a restrictive field (the edit form's reason input)."""
+    raw = data.get("_reason")
+    raw = raw[-1] if isinstance(raw, list) else raw
+    return (raw.strip() or None) if isinstance(raw, str) else None
 
 
 def _version(data: dict[str, Any]) -> int | None:

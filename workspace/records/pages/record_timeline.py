@@ -182,6 +182,7 @@ def _field_changes(
                 field=f.name if f is not None else key,
                 old=value_text(f, c.get("old"), field_labels, members),
                 new=value_text(f, c.get("new"), field_labels, members),
+                reason=c.get("reason"),
             )
         )
     return changes

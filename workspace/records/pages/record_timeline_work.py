@@ -42,6 +42,9 @@ class Change:
     field: str
     old: str | None
     new: str | None
+    #: Why a restrictive field changed: a person's reason for loosening, or where a
+    #: propagated value came from.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

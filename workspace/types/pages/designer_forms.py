@@ -26,6 +26,7 @@ PREFERRED = (
 OPTION_LABELS = {
     "required": "Required",
     "unique": "Unique",
+    "restrictive": "Restrictive",
     "description": "Help text",
     "max_length": "Maximum length",
     "decimals": "Decimal places",
@@ -123,11 +124,13 @@ def config_from(
     (an empty input removes the option); a new field sends only what was filled in."""
     config: dict[str, Any] = {}
     keys = [k for k in COMMON if k != "unique" or ftype.can_be_unique]
+    if ftype.ordered_consent:
+        keys.append("restrictive")
     if not edit:
         keys.remove("description")
     for key in [*keys, *ftype.options]:
         raw = last(form, f"{prefix}config.{key}").strip()
-        if key in {"required", "unique"}:
+        if key in {"required", "unique", "restrictive"}:
             if raw == "true" or edit:
                 config[key] = raw == "true"
         elif key == "choices":
