@@ -25,7 +25,7 @@ from workspace.connectors.pages.ownership import OwnershipPages
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
-from workspace.dedupe.api import DedupeController
+from workspace.dedupe.api import DedupeController, DedupeSpanController
 from workspace.dedupe.pages.duplicates import DuplicatePages
 from workspace.files.api import FileController
 from workspace.files.pages.files import FilePages
@@ -72,6 +72,7 @@ def api_router() -> Router:
             RecordTypeController,
             RecordController,
             DedupeController,
+            DedupeSpanController,
             FileController,
             FormController,
             ImportController,

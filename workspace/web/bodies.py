@@ -130,6 +130,17 @@ class DedupeRulePatch(Body):
     threshold: float | UnsetType | None = UNSET
 
 
+class DedupeSpanIn(Body):
+    rule: str
+    #: Per type: {"type": id, "fields": [field keys in the rule's order], "on_create",
+    #: "on_update"}.
+    types: list[dict[str, Any]]
+
+
+class DedupeSpanPatch(Body):
+    types: list[dict[str, Any]]
+
+
 class DuplicateCheckIn(Body):
     fields: dict[str, Any]
     record: int | None = None
