@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from workspace import models as m
 from workspace.db import transaction
@@ -148,3 +148,30 @@ def scan(runtime: Runtime, acc: Access, rt: RecordTypeDef) -> dict[str, int]:
         with transaction(runtime.control, write=True) as control:
             queued += queue_pairs(control, rt, found, acc.principal)
     return {"compared": compared, "queued": queued}
+
+
+def open_pairs_of(conn: Connection, rt: RecordTypeDef, record_id: int) -> list[dict[str, Any]]:
+    """The pairs still to review that hold a record, each with the other record (its type and
+    id) and the reasons: what the record page warns about ("a Contact with this email
+    exists: #12")."""
+    mine_a = (PAIRS.c.record_type_id == rt.id) & (PAIRS.c.record_a == record_id)
+    mine_b = (
+        (PAIRS.c.type_b == rt.id) | ((PAIRS.c.record_type_id == rt.id) & (PAIRS.c.type_b == 0))
+    ) & (PAIRS.c.record_b == record_id)
+    rows = conn.execute(
+        select(PAIRS)
+        .where(PAIRS.c.status == "open", mine_a | mine_b)
+        .order_by(PAIRS.c.score.desc(), PAIRS.c.id)
+        .limit(20)
+    ).mappings()
+    found = []
+    for row in rows:
+        type_b = row["type_b"] or row["record_type_id"]
+        a_is_me = row["record_type_id"] == rt.id and row["record_a"] == record_id
+        other_type, other_id = (
+            (type_b, row["record_b"]) if a_is_me else (row["record_type_id"], row["record_a"])
+        )
+        found.append(
+            {"pair": row["id"], "type": other_type, "record": other_id, "reasons": row["reasons"]}
+        )
+    return found
