@@ -315,3 +315,35 @@ def test_members_cannot_configure_rules_across_types(api, crm, make_user, as_use
     api.post(f"/workspaces/{crm['ws']}/members", {"email": user["email"], "role": "member"})
     body = {"rule": "email", "types": [{"type": crm["lead"]["id"], "fields": ["email"]}] * 2}
     as_user(token).post(crm["spans"], body, expect=403)
+
+
+def test_a_block_holds_across_two_enforcing_types_until_one_is_deleted(api, crm):
+    customer, _ = make_type(api, crm["ws"], "Customer", field("Email", "email"))
+    body = {
+        "rule": "email",
+        "types": [
+            {"type": crm["lead"]["id"], "fields": ["email"], "on_create": "warn"},
+            {"type": crm["contact"]["id"], "fields": ["email"], "on_create": "block"},
+            {"type": customer["id"], "fields": ["email"], "on_create": "block"},
+        ],
+    }
+    api.post(crm["spans"], body, expect=201)
+    bought = api.post(records_path(crm["ws"], customer), {"fields": {"email": SAME}}, expect=201)
+    error = api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=409)["error"]
+    assert error["fields"]["email"] == (
+        f"a Customer with this email address exists: #{bought['id']}"
+    )
+    api.delete(f"/workspaces/{crm['ws']}/types/{customer['id']}", expect=204)
+    # The deleted type's keys neither block nor hold the index against the Contact.
+    api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=201)
+
+
+def test_a_field_a_rule_across_types_reads_is_not_deleted_under_it(api, crm):
+    span(api, crm)
+    fields = api.get(f"/workspaces/{crm['ws']}/types/{crm['contact']['id']}")["fields"]
+    email = next(f for f in fields if f["key"] == "email")
+    path = f"/workspaces/{crm['ws']}/types/{crm['contact']['id']}/fields/{email['id']}"
+    error = api.delete(path, expect=409)["error"]
+    assert error["message"].startswith("Email is read by a dedupe rule across Lead and Contact")
+    api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=201)
+    api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=409)

@@ -48,7 +48,9 @@ def keys_for(
 
 
 def holders(conn: Connection, span: SpanDef, keys: Iterable[str]) -> dict[str, list[Holder]]:
-    """Every record, of any spanned type, holding each of ``keys``."""
+    """Every record, of any spanned type, holding each of ``keys`` (keys a deleted type
+    left behind neither match nor block anyone)."""
+    members = {m.record_type_id for m in span.members}
     table = span.keys_table
     wanted = sorted(set(keys))
     found: dict[str, list[Holder]] = {}
@@ -57,6 +59,8 @@ def holders(conn: Connection, span: SpanDef, keys: Iterable[str]) -> dict[str, l
             select(table).where(table.c.key.in_(wanted[start : start + 500])).order_by("record_id")
         )
         for row in rows:
+            if row.record_type_id not in members:
+                continue
             holder = Holder(row.record_type_id, row.record_id, bool(row.enforced))
             found.setdefault(row.key, []).append(holder)
     return found
@@ -226,6 +230,7 @@ def write_keys(
                 enforced = before.get((record["id"], key), True if me.enforced else None)
                 loose = lenient or (record["id"] not in strict and me.on_update != "block")
                 rows.append((record["id"], key, enforced, loose))
+        _drop_left_behind(conn, span, {key for _, key, _, _ in rows})
         taken = _enforced_keys(conn, span, {key for _, key, on, loose in rows if on and loose})
         values = [
             {
@@ -238,6 +243,18 @@ def write_keys(
         ]
         if values:
             conn.execute(insert(table), values)
+
+
+def _drop_left_behind(conn: Connection, span: SpanDef, keys: set[str]) -> None:
+    """Keys of a type no longer in the span (deleted) would hold the unique index against
+    the new ones: they go first."""
+    if not keys:
+        return
+    table = span.keys_table
+    members = sorted(m.record_type_id for m in span.members)
+    conn.execute(
+        delete(table).where(table.c.key.in_(sorted(keys)), table.c.record_type_id.not_in(members))
+    )
 
 
 def _enforced_keys(conn: Connection, span: SpanDef, keys: set[str]) -> set[str]:
