@@ -733,6 +733,9 @@ connections = Table(
     Column("webhook_token", exact_string(64), nullable=False, unique=True),
     # Minutes between scheduled pulls; NULL pulls only on demand and on webhooks.
     Column("pull_every", Integer, nullable=True),
+    # What the tool charges per record and month (in the workspace's currency), entered by an
+    # admin: the home page counts what the duplicates cost. NULL: not entered.
+    Column("price_per_record", Float, nullable=True),
     Column("next_pull_at", UtcDateTime, nullable=True),
     # active | stopped (credentials rejected: nothing runs until they are saved again)
     Column("state", String(16), nullable=False, default="active"),

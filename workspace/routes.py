@@ -26,6 +26,7 @@ from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
 from workspace.dedupe.api import DedupeController, DedupeSpanController
+from workspace.dedupe.pages.costs import CostPages
 from workspace.dedupe.pages.duplicates import DuplicatePages
 from workspace.files.api import FileController
 from workspace.files.pages.files import FilePages
@@ -127,6 +128,7 @@ def page_routers() -> list[Router]:
             InboxPages,
             FilePages,
             DuplicatePages,
+            CostPages,
             FormBuilderPages,
             ImportPages,
             StoragePages,

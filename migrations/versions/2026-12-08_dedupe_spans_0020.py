@@ -4,7 +4,9 @@ A spanning rule (``dedupe_spans``) reads mapped fields of several record types o
 workspace (``dedupe_span_types``: the fields and the modes per type) and keeps the keys of all
 of them in one key space, so one unique index decides races between the types. A review pair
 may now join records of two types: ``type_b`` names record_b's type (0: the same type as
-record_a), and the pair's unique constraint includes it.
+record_a), and the pair's unique constraint includes it. A connection may carry the price
+its tool charges per record and month (``connections.price_per_record``), for the cost of
+duplicates on the home page.
 
 Revision ID: 0020
 Revises: 0019
@@ -54,6 +56,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_dedupe_span_types_record_type_id", "dedupe_span_types", ["record_type_id"]
     )
+    with op.batch_alter_table("connections") as batch:
+        batch.add_column(sa.Column("price_per_record", sa.Float(), nullable=True))
     with op.batch_alter_table("duplicate_pairs") as batch:
         batch.add_column(
             sa.Column("type_b", sa.BigInteger(), nullable=False, server_default="0")
@@ -72,5 +76,7 @@ def downgrade() -> None:
             "uq_duplicate_pairs_pair", ["record_type_id", "record_a", "record_b"]
         )
         batch.drop_column("type_b")
+    with op.batch_alter_table("connections") as batch:
+        batch.drop_column("price_per_record")
     op.drop_table("dedupe_span_types")
     op.drop_table("dedupe_spans")
