@@ -83,6 +83,9 @@ def test_a_lead_with_a_contacts_email_is_created_with_a_warning(api, crm):
         crm["leads"], {"fields": {"name": "Ada L", "email": SAME_SPELT_OTHERWISE}}, expect=201
     )
     assert lead["duplicates"] == [warning(crm, ada["id"])]
+    check = f"/workspaces/{crm['ws']}/types/{crm['lead']['id']}/records/check"
+    found = api.post(check, {"fields": {"email": SAME}}, expect=200)["duplicates"]
+    assert {**warning(crm, ada["id"]), "mode": "warn"} in found
     # The pair is in the queue of both types, naming both types.
     for kind in ("lead", "contact"):
         [pair] = queue(api, crm, kind)

@@ -69,6 +69,7 @@ def test_a_rule_across_lead_and_contact_warns_on_a_new_lead(page, live_server, r
     page.locator("#spans").get_by_role("button", name="Add rule across types").click()
     page.wait_for_url(re.compile(r"done=span-added"))
     [span] = page.get_by_test_id("span").all()
+    assert "Email address across Lead and Contact" in span.inner_text()
     assert "Lead · email" in span.inner_text() and "Contact · email" in span.inner_text()
     assert span.get_by_label("Contact · email").input_value() == "block"
     screenshot(page, request, "span-added")

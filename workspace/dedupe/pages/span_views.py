@@ -27,6 +27,9 @@ def spans_state(
     """What ``_spans.html`` reads: the spans of this type, the other types and their fields,
     the exact rules, and a refused add form's input and errors."""
     mine = [s for s in spans.list_spans(runtime, acc) if rt.id in {t["type"] for t in s["types"]}]
+    for span in mine:
+        known = span["rule"] in runtime.dedupe_rules
+        span["label"] = runtime.dedupe_rules.get(span["rule"]).label if known else span["rule"]
     others = [t for t in list_types(runtime, acc) if t["id"] != rt.id]
     exact = [runtime.dedupe_rules.get(n) for n in runtime.dedupe_rules.names()]
     add = add or {}
