@@ -350,3 +350,10 @@ def test_a_field_a_rule_across_types_reads_is_not_deleted_under_it(api, crm):
     assert error["message"].startswith("Email is read by a dedupe rule across Lead and Contact")
     api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=201)
     api.post(crm["contacts"], {"fields": {"email": SAME}}, expect=409)
+
+
+def test_a_workspace_with_rules_across_types_is_not_moved_without_their_keys(api, crm):
+    span(api, crm)
+    path = f"/workspaces/{crm['ws']}/database/moves"
+    error = api.post(path, {"target": "managed"}, expect=409)["error"]
+    assert error["message"].startswith("a move does not take the keys of dedupe rules across")
