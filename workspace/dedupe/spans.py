@@ -285,6 +285,10 @@ def _clean_member(
         raise ValidationFailed.single(
             f"{where}.type", f"record type {type_id} is not a record type of this workspace"
         ) from None
+    if rt.source is not None:  # rows other systems delete in SQL would keep their keys
+        raise ValidationFailed.single(
+            f"{where}.type", f"{rt.name} is an adopted table: rules across types skip those yet"
+        )
     low, high = rule.arity
     keys = entry.get("fields")
     if not isinstance(keys, list) or not low <= len(keys) <= high:
