@@ -268,6 +268,10 @@ duplicate_pairs = Table(
     # The pair is stored with record_a < record_b so it exists once.
     Column("record_a", BigInteger, nullable=False),
     Column("record_b", BigInteger, nullable=False),
+    # The record type of record_b when it differs (a pair found by a rule across types);
+    # 0 when both records are of record_type_id. A cross-type pair is stored once, ordered
+    # by (type, record).
+    Column("type_b", BigInteger, nullable=False, server_default="0"),
     Column("score", Float, nullable=False),
     Column("reasons", JSON, nullable=False, default=list),
     # open | merged | not_duplicate | skipped
@@ -276,8 +280,42 @@ duplicate_pairs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime, nullable=True),
     Column("decided_by", BigInteger, nullable=True),
-    UniqueConstraint("record_type_id", "record_a", "record_b", name="uq_duplicate_pairs_pair"),
+    UniqueConstraint(
+        "record_type_id", "record_a", "type_b", "record_b", name="uq_duplicate_pairs_pair"
+    ),
     Index("ix_duplicate_pairs_queue", "record_type_id", "status", "score"),
+    sqlite_autoincrement=True,
+)
+
+dedupe_spans = Table(
+    "dedupe_spans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # A registered exact DedupeRule name: every spanned type's keys live in one key space,
+    # the data database's ``dks_<id>`` table.
+    Column("rule", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+dedupe_span_types = Table(
+    "dedupe_span_types",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("span_id", ForeignKey("dedupe_spans.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "record_type_id",
+        ForeignKey("record_types.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # The field ids the rule reads on this type, in the rule's order (the field mapping).
+    Column("field_ids", JSON, nullable=False),
+    # off | block | update | warn on create; off | block | warn on update.
+    Column("on_create", String(16), nullable=False),
+    Column("on_update", String(16), nullable=False),
+    UniqueConstraint("span_id", "record_type_id", name="uq_dedupe_span_types_type"),
     sqlite_autoincrement=True,
 )
 
@@ -704,6 +742,9 @@ connections = Table(
     Column("webhook_token", exact_string(64), nullable=False, unique=True),
     # Minutes between scheduled pulls; NULL pulls only on demand and on webhooks.
     Column("pull_every", Integer, nullable=True),
+    # What the tool charges per record and month (in the workspace's currency), entered by an
+    # admin: the home page counts what the duplicates cost. NULL: not entered.
+    Column("price_per_record", Float, nullable=True),
     Column("next_pull_at", UtcDateTime, nullable=True),
     # active | stopped (credentials rejected: nothing runs until they are saved again)
     Column("state", String(16), nullable=False, default="active"),
@@ -1056,6 +1097,8 @@ __all__ = [
     "data_moves",
     "data_views",
     "dedupe_rules",
+    "dedupe_span_types",
+    "dedupe_spans",
     "duplicate_pairs",
     "event_outbox",
     "external_ids",

@@ -27,7 +27,8 @@ from workspace.connectors.pages.ownership import OwnershipPages
 from workspace.databases.api import DatabaseController
 from workspace.databases.pages.database import DatabasePages
 from workspace.databases.pages.moves import DatabaseMovePages
-from workspace.dedupe.api import DedupeController
+from workspace.dedupe.api import DedupeController, DedupeSpanController
+from workspace.dedupe.pages.costs import CostPages
 from workspace.dedupe.pages.duplicates import DuplicatePages
 from workspace.files.api import FileController
 from workspace.files.pages.files import FilePages
@@ -74,6 +75,7 @@ def api_router() -> Router:
             RecordTypeController,
             RecordController,
             DedupeController,
+            DedupeSpanController,
             FileController,
             FormController,
             ImportController,
@@ -128,6 +130,7 @@ def page_routers() -> list[Router]:
             InboxPages,
             FilePages,
             DuplicatePages,
+            CostPages,
             FormBuilderPages,
             ImportPages,
             StoragePages,

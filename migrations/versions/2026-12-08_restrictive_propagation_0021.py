@@ -6,7 +6,7 @@ is copied, in the same transaction, to every record that shares the rule's key
 (workspace/records/propagation.py). Off for every rule on file.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-08 01:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,7 @@
 """Which record a remote row is, when no external id says so yet: the record type's exact
-dedupe rules, looked up for a whole page at once (one indexed query per rule), and the
-records' current values for what a pull may fill or must not overwrite."""
+dedupe rules (and its rules across types, for records of this type), looked up for a whole
+page at once (one indexed query per rule), and the records' current values for what a pull
+may fill or must not overwrite."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from workspace.matching import RuleContext
+from workspace.records import span_keys
 from workspace.records.match_keys import holders, keys_for
 from workspace.schema.record_values import load_records
 from workspace.schema.tables import RecordTypeDef
@@ -33,6 +35,18 @@ def on_file(
         held = holders(conn, rt, rd, {k for ks in keys.values() for k in ks})
         for index, mine in keys.items():
             ids = sorted({r for k in mine for r in held.get(k, ())})
+            if ids:
+                found[index] = ids[0]
+    for span in rt.spans:  # rules across types: a record of this type holding the key
+        if span.me.on_create == "off":
+            continue
+        keys = {
+            i: span_keys.keys_for(rt, span, v, ctx) for i, v in values.items() if i not in found
+        }
+        span_held = span_keys.holders(conn, span, {k for ks in keys.values() for k in ks})
+        for index, mine in keys.items():
+            held_here = [h for k in mine for h in span_held.get(k, ())]
+            ids = sorted({h.record_id for h in held_here if h.record_type_id == rt.id})
             if ids:
                 found[index] = ids[0]
     return found

@@ -204,7 +204,8 @@ def _refuse_if_busy(conn: Connection, workspace_id: int) -> None:
 def _refuse_to_start(conn: Connection, workspace_id: int) -> None:
     """:func:`_refuse_if_busy`, and no move of a workspace with an adopted table: the table
     is the customer's own and other systems use it where it is (and the record types beside
-    it may point at it)."""
+    it may point at it); nor of one with dedupe rules across types, whose key tables the
+    copy does not know."""
     _refuse_if_busy(conn, workspace_id)
     types = select(RT.c.name, RT.c.source).where(RT.c.workspace_id == workspace_id)
     adopted = next((r.name for r in conn.execute(types) if r.source), None)
@@ -212,6 +213,12 @@ def _refuse_to_start(conn: Connection, workspace_id: int) -> None:
         raise Conflict(
             f"record type {adopted!r} is a table adopted in this workspace's database, which "
             "stays there: delete that record type (its table and rows are kept) to move"
+        )
+    spans = select(m.dedupe_spans.c.id).where(m.dedupe_spans.c.workspace_id == workspace_id)
+    if conn.execute(spans.limit(1)).first() is not None:
+        raise Conflict(
+            "a move does not take the keys of dedupe rules across record types yet: delete "
+            "those rules, move, then add them again (adding one keys the records on file)"
         )
 
 

@@ -1,4 +1,5 @@
-"""Dedupe rules of a record type, and the duplicate check that writes nothing."""
+"""Dedupe rules of a record type and across types, and the duplicate check that writes
+nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody
 
 from workspace.access import workspaces
-from workspace.dedupe import merges
+from workspace.dedupe import merges, spans
 from workspace.dedupe import queue as duplicates
 from workspace.dedupe import rules as dedupe_rules
 from workspace.records import records
@@ -18,6 +19,8 @@ from workspace.web.bodies import (
     DecisionIn,
     DedupeRuleIn,
     DedupeRulePatch,
+    DedupeSpanIn,
+    DedupeSpanPatch,
     DuplicateCheckIn,
     MergeIn,
 )
@@ -163,3 +166,58 @@ class DedupeController(Controller):
     ) -> dict[str, Any]:
         acc, rt = open_type(runtime, principal, workspace_id, record_type_id)
         return merges.undo(runtime, acc, rt, merge_id, force=force)
+
+
+class DedupeSpanController(Controller):
+    path = "/workspaces/{workspace_id:int}/dedupe-spans"
+    tags = ["dedupe"]
+
+    @get("/", sync_to_thread=True)
+    def list_spans(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int
+    ) -> list[dict[str, Any]]:
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return spans.list_spans(runtime, acc)
+
+    @post("/", sync_to_thread=True)
+    def add_span(
+        self,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        workspace_id: int,
+        data: JSONBody[DedupeSpanIn],
+    ) -> dict[str, Any]:
+        """Span an exact rule across record types: ``types`` lists each type with the fields
+        the rule reads on it (the field mapping, positions of one field type) and its own
+        modes, e.g. Lead ``warn`` ("a Contact with this email exists: #12") and Contact
+        ``block``. All types share one key space, so a block holds across them under races.
+        Records on file get keys at once; duplicates on file go to the review queue."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return spans.add_span(runtime, acc, data.sent())
+
+    @get("/{span_id:int}", sync_to_thread=True)
+    def get_span(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, span_id: int
+    ) -> dict[str, Any]:
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return spans.get_span(runtime, acc, span_id)
+
+    @patch("/{span_id:int}", sync_to_thread=True)
+    def change_span(
+        self,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        workspace_id: int,
+        span_id: int,
+        data: JSONBody[DedupeSpanPatch],
+    ) -> dict[str, Any]:
+        """The modes per type (``types``: [{type, on_create, on_update}])."""
+        acc = workspaces.access(runtime, principal, workspace_id)
+        return spans.change_span(runtime, acc, span_id, data.sent())
+
+    @delete("/{span_id:int}", sync_to_thread=True)
+    def delete_span(
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, span_id: int
+    ) -> None:
+        acc = workspaces.access(runtime, principal, workspace_id)
+        spans.delete_span(runtime, acc, span_id)

@@ -189,7 +189,7 @@ def pair_records(runtime: Runtime, acc: Access, rt: RecordTypeDef, pair_id: int)
     with transaction(runtime.control) as conn:
         row = conn.execute(
             select(PAIRS.c.record_a, PAIRS.c.record_b).where(
-                PAIRS.c.id == pair_id, PAIRS.c.record_type_id == rt.id
+                PAIRS.c.id == pair_id, PAIRS.c.record_type_id == rt.id, PAIRS.c.type_b == 0
             )
         ).first()
     if row is None:
@@ -363,9 +363,15 @@ def _close_pairs(
     conn.execute(
         update(PAIRS)
         .where(
-            PAIRS.c.record_type_id == rt.id,
             PAIRS.c.status == "open",
-            (PAIRS.c.record_a == loser) | (PAIRS.c.record_b == loser),
+            # the loser on either side, also of a pair across types
+            ((PAIRS.c.record_type_id == rt.id) & (PAIRS.c.record_a == loser))
+            | (
+                (PAIRS.c.record_type_id == rt.id)
+                & (PAIRS.c.type_b == 0)
+                & (PAIRS.c.record_b == loser)
+            )
+            | ((PAIRS.c.type_b == rt.id) & (PAIRS.c.record_b == loser)),
         )
         .values(status=status, decided_at=utcnow(), decided_by=user_id)
     )
@@ -375,6 +381,11 @@ def _reopen_pair(conn: Connection, rt: RecordTypeDef, survivor: int, loser: int)
     a, b = sorted((survivor, loser))
     conn.execute(
         update(PAIRS)
-        .where(PAIRS.c.record_type_id == rt.id, PAIRS.c.record_a == a, PAIRS.c.record_b == b)
+        .where(
+            PAIRS.c.record_type_id == rt.id,
+            PAIRS.c.type_b == 0,
+            PAIRS.c.record_a == a,
+            PAIRS.c.record_b == b,
+        )
         .values(status="open", decided_at=None, decided_by=None)
     )

@@ -19,7 +19,7 @@ from workspace import models as m
 from workspace import outbox
 from workspace.clock import utcnow
 from workspace.db import transaction
-from workspace.dedupe import pair_cursor
+from workspace.dedupe import cross_pairs, pair_cursor
 from workspace.errors import NotFound, ValidationFailed
 from workspace.matching import RuleContext
 from workspace.principal import Access, Principal
@@ -66,7 +66,7 @@ def list_pairs(
     columns = [c for c in PAIRS.c if c.key != "score"]
     query = (
         select(*columns, exact_score)
-        .where(PAIRS.c.record_type_id == rt.id, PAIRS.c.status == status)
+        .where(cross_pairs.of_type(rt.id), PAIRS.c.status == status)
         .order_by(PAIRS.c.score.desc(), PAIRS.c.id.desc())
         .limit(limit + 1)
     )
@@ -78,34 +78,18 @@ def list_pairs(
     with transaction(runtime.control) as conn:
         rows = conn.execute(query).mappings().all()
     more, rows = len(rows) > limit, rows[:limit]
-    ids = {r[k] for r in rows for k in ("record_a", "record_b")}
-    with transaction(runtime.data_engine(acc.workspace_id)) as conn:
-        found = conn.execute(select(rt.table).where(rt.table.c.id.in_(ids))).mappings().all()
-        by_id = {r["id"]: r for r in load_records(conn, rt, found)}
-    items = [_public(rt, row, by_id) for row in rows]
+    if any(r["type_b"] for r in rows):
+        items = cross_pairs.public_pairs(runtime, acc, rt, rows)
+    else:
+        ids = {r[k] for r in rows for k in ("record_a", "record_b")}
+        with transaction(runtime.data_engine(acc.workspace_id)) as conn:
+            found = conn.execute(select(rt.table).where(rt.table.c.id.in_(ids))).mappings().all()
+            by_id = {r["id"]: r for r in load_records(conn, rt, found)}
+        items = [cross_pairs.public_pair(rt, rt, row, by_id, by_id) for row in rows]
     last = rows[-1] if more and rows else None
     return {
         "items": items,
         "next_after": pair_cursor.encode(last["score"], last["id"]) if last else None,
-    }
-
-
-def _public(rt: RecordTypeDef, row: Any, by_id: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    a, b = by_id.get(row["record_a"]), by_id.get(row["record_b"])
-    differ = [
-        f.key
-        for f in rt.fields
-        if a is not None and b is not None and a["fields"].get(f.key) != b["fields"].get(f.key)
-    ]
-    return {
-        "id": row["id"],
-        "score": row["score"],
-        "reasons": row["reasons"],
-        "found_by": row["found_by"],
-        "status": row["status"],
-        "a": a,
-        "b": b,
-        "differences": differ,
     }
 
 
@@ -117,7 +101,7 @@ def decide(runtime: Runtime, acc: Access, rt: RecordTypeDef, pair_id: int, decis
     with transaction(runtime.control, write=True) as conn:
         done = conn.execute(
             update(PAIRS)
-            .where(PAIRS.c.id == pair_id, PAIRS.c.record_type_id == rt.id)
+            .where(PAIRS.c.id == pair_id, cross_pairs.of_type(rt.id))
             .values(status=decision, decided_at=utcnow(), decided_by=acc.user_id)
         )
     if done.rowcount == 0:
@@ -138,7 +122,8 @@ def scan(runtime: Runtime, acc: Access, rt: RecordTypeDef) -> dict[str, int]:
                 if found:
                     with transaction(runtime.control, write=True) as control:
                         queued += _queue(control, rt, found, acc.principal)
-    return {"compared": compared, "queued": queued}
+    across = cross_pairs.scan(runtime, acc, rt)
+    return {"compared": compared + across["compared"], "queued": queued + across["queued"]}
 
 
 def _pairs_to_compare(
@@ -291,6 +276,7 @@ def _announce(
         for pair_id, a, b in conn.execute(
             select(PAIRS.c.id, PAIRS.c.record_a, PAIRS.c.record_b).where(
                 PAIRS.c.record_type_id == rt.id,
+                PAIRS.c.type_b == 0,
                 PAIRS.c.record_a.in_({a for a, _ in fresh}),
                 PAIRS.c.record_b.in_({b for _, b in fresh}),
             )
@@ -311,6 +297,7 @@ def _known(
         for a, b in conn.execute(
             select(PAIRS.c.record_a, PAIRS.c.record_b).where(
                 PAIRS.c.record_type_id == rt.id,
+                PAIRS.c.type_b == 0,
                 PAIRS.c.record_a.in_({min(x, c.record_id) for x, c in found}),
             )
         )

@@ -43,14 +43,19 @@ class Candidate:
     rule: str
     score: float
     reasons: list[str]
+    #: The record's type when it differs from the written record's (a rule across types).
+    record_type_id: int | None = None
 
     def public(self) -> dict[str, Any]:
-        return {
+        found = {
             "record": self.record_id,
             "rule": self.rule,
             "score": round(self.score, 3),
             "reasons": self.reasons,
         }
+        if self.record_type_id is not None:
+            found["record_type"] = self.record_type_id
+        return found
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,10 @@ def keys_for(
 ) -> set[str]:
     """The stored form of a record's match keys under one rule (empty values: no keys)."""
     raw = rd.rule.keys(values_for(rt, rd, values), ctx)
-    return {_stored(k) for k in raw if k}
+    return {stored_key(k) for k in raw if k}
 
 
-def _stored(key: str) -> str:
+def stored_key(key: str) -> str:
     if len(key) <= KEY_CHARS:
         return key
     return "h:" + hashlib.sha256(key.encode()).hexdigest()
@@ -366,16 +371,21 @@ def queue_pairs(
     rt: RecordTypeDef,
     pairs: Iterable[tuple[int, Candidate]],
     principal: Principal,
-) -> None:
+) -> int:
     """Put possible duplicates in the review queue once each (either order is the pair),
-    each with its ``duplicate.queued`` event."""
+    each with its ``duplicate.queued`` event. Returns how many were new."""
     table = m.duplicate_pairs
+    queued = 0
     for record_id, candidate in pairs:
-        a, b = sorted((record_id, candidate.record_id))
+        (type_a, a), (type_b, b) = sorted(
+            ((rt.id, record_id), (candidate.record_type_id or rt.id, candidate.record_id))
+        )
+        other = 0 if type_a == type_b else type_b
         exists = conn.execute(
             select(table.c.id).where(
-                table.c.record_type_id == rt.id,
+                table.c.record_type_id == type_a,
                 table.c.record_a == a,
+                table.c.type_b == other,
                 table.c.record_b == b,
             )
         ).first()
@@ -386,8 +396,9 @@ def queue_pairs(
                 done = conn.execute(
                     insert(table).values(
                         workspace_id=rt.workspace_id,
-                        record_type_id=rt.id,
+                        record_type_id=type_a,
                         record_a=a,
+                        type_b=other,
                         record_b=b,
                         score=candidate.score,
                         reasons=candidate.reasons,
@@ -399,7 +410,26 @@ def queue_pairs(
         except IntegrityError:
             continue  # queued by a concurrent write meanwhile
         pair_id = inserted_id(done)
-        outbox.write(conn, [queued_event(principal, rt, pair_id, a, b, candidate.score)])
+        event = queued_event(principal, rt, pair_id, a, b, candidate.score)
+        if other:  # on the record just written, with both types
+            event = outbox.by(
+                principal,
+                rt.workspace_id,
+                "duplicate.queued",
+                record_type_id=rt.id,
+                record_id=record_id,
+                data={
+                    "pair_id": pair_id,
+                    "record_a": a,
+                    "type_a": type_a,
+                    "record_b": b,
+                    "type_b": type_b,
+                    "score": candidate.score,
+                },
+            )
+        outbox.write(conn, [event])
+        queued += 1
+    return queued
 
 
 def queued_event(

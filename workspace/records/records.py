@@ -34,7 +34,14 @@ from workspace.events import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Access
-from workspace.records import file_values, match_keys, ownership, restrictive, tombstones
+from workspace.records import (
+    file_values,
+    match_keys,
+    ownership,
+    restrictive,
+    span_keys,
+    tombstones,
+)
 from workspace.records import items as record_items
 from workspace.records.write_items import Item, Outcome
 from workspace.records.writes import write_batch
@@ -210,10 +217,14 @@ def check_duplicates(
     ctx = RuleContext(acc.phone_region)
     with transaction(runtime.data_engine(acc.workspace_id)) as conn:
         found = match_keys.find(conn, rt, parsed.values, ctx, exclude=record_id, op=op)
+        across = span_keys.find(conn, rt, parsed.values, ctx, exclude=record_id)
     return [
         {**c.public(), "mode": rd.on_create if op == "create" else rd.on_update}
         for rd, candidates in found
         for c in candidates
+    ] + [
+        {**c.public(), "mode": span.me.on_create if op == "create" else span.me.on_update}
+        for span, c in across
     ]
 
 
@@ -506,6 +517,7 @@ def write_deletion(
     rows.update_row(conn, rt, record_id, old_version, values)
     if deleted:
         match_keys.drop_keys(conn, rt, [record_id])
+        span_keys.drop_keys(conn, rt, [record_id])
         return
     row = conn.execute(rt.select_by_id, {"record_id": record_id}).mappings().one()
     restored = load_records(conn, rt, [row])
@@ -514,7 +526,9 @@ def write_deletion(
         for rd, matches in match_keys.find(conn, rt, restored[0]["fields"], ctx, exclude=record_id):
             if rd.enforced:  # the customer came back on file meanwhile: one of them must go
                 raise match_keys.duplicate_error(rt, rd, matches[0])
+        span_keys.refuse_restore(conn, rt, restored[0]["fields"], ctx, record_id)
     match_keys.write_keys(conn, rt, restored, ctx, lenient=not check_duplicates)
+    span_keys.write_keys(conn, rt, restored, ctx, lenient=not check_duplicates)
 
 
 # ---- results and events ----------------------------------------------------------------

@@ -24,7 +24,14 @@ from workspace.errors import (
 )
 from workspace.matching import RuleContext
 from workspace.principal import Principal
-from workspace.records import dedupe_decisions, match_keys, ownership, propagation, restrictive
+from workspace.records import (
+    dedupe_decisions,
+    match_keys,
+    ownership,
+    propagation,
+    restrictive,
+    span_keys,
+)
 from workspace.records.match_keys import Candidate, Override, Verdict
 from workspace.records.write_items import Item, Outcome, normalised, sent_values
 from workspace.schema.fields import FieldDef
@@ -73,6 +80,10 @@ def write_batch(
     _lock_current(tx.data, rt, [i for i in items if not i.is_create and i.error is None])
     rules = override.apply(rt) if override is not None else None
     verdicts = dedupe_decisions.decide(tx.data, rt, items, ctx, rules) if rt.dedupe else {}
+    if rt.spans:
+        verdicts = verdicts or {i.index: Verdict() for i in items}
+        values = {i.index: dedupe_decisions.prospective(rt, i) for i in items if i.error is None}
+        span_keys.decide(tx.data, rt, items, verdicts, ctx, values)
     _turn_into_merges(tx.data, rt, items, verdicts)
     if check_owners:
         ownership.refuse_owned(rt, principal, items)
@@ -92,6 +103,7 @@ def write_batch(
         if batch.follows(item) and item.error is None:
             batch.follow(item, items)
     match_keys.write_keys(tx.data, rt, batch.written(), ctx, created=batch.created)
+    span_keys.write_keys(tx.data, rt, batch.written(), ctx, created=batch.created)
     match_keys.queue_pairs(tx.control, rt, batch.pairs(), principal)
     touch = {"updated_at": batch.now, "updated_by": principal.user_id}
     batch.entries += propagation.propagate(tx.data, rt, batch.rows, batch.entries, ctx, touch)
@@ -181,7 +193,7 @@ class _Batch:
             for o in self.outcomes.values()
             if o.record is not None
             for c in o.candidates
-            if c.record_id != o.record["id"]
+            if c.record_id != o.record["id"] or c.record_type_id is not None
         ]
 
 

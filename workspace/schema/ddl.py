@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, Index, MetaData, Select, inspect
 
-from workspace.schema import adopted, tables
+from workspace.schema import adopted, naming, tables
 from workspace.schema.fields import FieldDef
-from workspace.schema.tables import RecordTypeDef
+from workspace.schema.tables import RecordTypeDef, SpanDef
 
 
 def _ops(conn: Connection) -> Operations:
@@ -58,6 +58,16 @@ def drop_record_table(conn: Connection, rt: RecordTypeDef) -> None:
 def ensure_keys_table(conn: Connection, rt: RecordTypeDef) -> None:
     """The dedupe keys table (types created before dedupe existed may lack it)."""
     rt.keys_table.create(conn, checkfirst=True)
+
+
+def ensure_span_keys_table(conn: Connection, span: SpanDef) -> None:
+    """The key space of a rule across record types."""
+    span.keys_table.create(conn, checkfirst=True)
+
+
+def drop_span_keys_table(conn: Connection, span_id: int) -> None:
+    if naming.span_keys_table(span_id) in set(inspect(conn).get_table_names()):
+        _ops(conn).drop_table(naming.span_keys_table(span_id))
 
 
 def add_field(conn: Connection, rt: RecordTypeDef, f: FieldDef) -> None:

@@ -19,11 +19,14 @@ from workspace.schema.tables import (
     Retirement,
     RuleDef,
     Source,
+    SpanDef,
+    SpanMember,
     UniqueCombo,
 )
 
 RT, F, DR = m.record_types, m.fields, m.dedupe_rules
 FO, CN = m.field_owners, m.connections
+SP, SPT = m.dedupe_spans, m.dedupe_span_types
 
 
 def build_def(conn: Connection, record_type_id: int, runtime: Runtime) -> RecordTypeDef:
@@ -34,7 +37,10 @@ def build_def(conn: Connection, record_type_id: int, runtime: Runtime) -> Record
     fields = field_rows(conn, record_type_id)
     rules = rule_defs(conn, record_type_id, runtime.dedupe_rules)
     owners = field_owners(conn, record_type_id)
-    return def_from_rows(row._mapping, fields, runtime.field_types, dedupe=rules, owners=owners)
+    spans = span_defs(conn, record_type_id, runtime.dedupe_rules)
+    return def_from_rows(
+        row._mapping, fields, runtime.field_types, dedupe=rules, owners=owners, spans=spans
+    )
 
 
 def field_owners(conn: Connection, record_type_id: int) -> tuple[FieldOwner, ...]:
@@ -73,6 +79,40 @@ def rule_defs(
             )
         )
     return tuple(found)
+
+
+def span_defs(
+    conn: Connection, record_type_id: int, registry: DedupeRuleRegistry
+) -> tuple[SpanDef, ...]:
+    """The rules across types this type is part of, each with every member type. Adding,
+    changing or removing a span, and renaming a member type, bump the schema version of every
+    member, so cached definitions follow."""
+    mine = select(SPT.c.span_id).where(SPT.c.record_type_id == record_type_id)
+    query = (
+        select(SP.c.id, SP.c.rule, SPT, RT.c.name)
+        .join(SPT, SPT.c.span_id == SP.c.id)
+        .join(RT, RT.c.id == SPT.c.record_type_id)
+        .where(SP.c.id.in_(mine), RT.c.state.in_(["ready", "changing"]))
+        .order_by(SP.c.id, SPT.c.id)
+    )
+    members: dict[int, list[SpanMember]] = {}
+    rules: dict[int, str] = {}
+    for row in conn.execute(query).mappings():
+        rules[row["span_id"]] = row["rule"]
+        members.setdefault(row["span_id"], []).append(
+            SpanMember(
+                record_type_id=row["record_type_id"],
+                name=row["name"],
+                field_ids=tuple(row["field_ids"]),
+                on_create=row["on_create"],
+                on_update=row["on_update"],
+            )
+        )
+    return tuple(
+        SpanDef(span_id, registry.get(rules[span_id]), record_type_id, tuple(found))
+        for span_id, found in members.items()
+        if rules[span_id] in registry
+    )
 
 
 def field_rows(conn: Connection, record_type_id: int, state: str = "ready") -> list[Any]:

@@ -41,6 +41,11 @@ def keys_table(record_type_id: int) -> str:
     return f"dk_{int(record_type_id)}"
 
 
+def span_keys_table(span_id: int) -> str:
+    """Dedupe match keys of a rule across record types: one key space for all its types."""
+    return f"dks_{int(span_id)}"
+
+
 def index_name(column: str, record_type_id: int, *, unique: bool = False) -> str:
     # SQLite index names are global to the database, so they carry the table id.
     return f"{'uq' if unique else 'ix'}_{int(record_type_id)}_{column}"

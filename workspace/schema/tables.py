@@ -86,6 +86,49 @@ class RuleDef:
 
 
 @dataclass(frozen=True)
+class SpanMember:
+    """One record type a rule across types reads, as the others see it."""
+
+    record_type_id: int
+    name: str
+    field_ids: tuple[int, ...]
+    on_create: str  # off | block | update | warn
+    on_update: str  # off | block | warn
+
+    @property
+    def enforced(self) -> bool:
+        """This type's keys are held unique in the span's key space: one record among all
+        enforcing types may hold a key (warn types' keys are only looked up)."""
+        return self.on_create in {"block", "update"}
+
+
+@dataclass(frozen=True)
+class SpanDef:
+    """An exact dedupe rule across record types of a workspace, seen from one of them.
+
+    Every spanned type stores its records' keys in the span's table ``dks_<id>`` with its
+    type id, so a lookup finds holders of every type and the unique index over
+    (key, enforced) arbitrates a race between writers of any two enforcing types.
+    """
+
+    id: int
+    rule: DedupeRule
+    record_type_id: int
+    members: tuple[SpanMember, ...]
+
+    @property
+    def me(self) -> SpanMember:
+        return next(m for m in self.members if m.record_type_id == self.record_type_id)
+
+    def member(self, record_type_id: int) -> SpanMember | None:
+        return next((m for m in self.members if m.record_type_id == record_type_id), None)
+
+    @cached_property
+    def keys_table(self) -> Table:
+        return span_keys_table(self.id, MetaData())
+
+
+@dataclass(frozen=True)
 class Source:
     """An adopted table: the customer's table that holds an adopted type's records.
 
@@ -137,6 +180,8 @@ class RecordTypeDef:
     fields: tuple[FieldDef, ...]
     unique_together: tuple[UniqueCombo, ...] = ()
     dedupe: tuple[RuleDef, ...] = ()
+    #: Dedupe rules across record types this type is part of.
+    spans: tuple[SpanDef, ...] = ()
     source: Source | None = None
     #: Fields owned by a connection (every other field is the workspace's).
     owners: tuple[FieldOwner, ...] = ()
@@ -382,3 +427,26 @@ class SchemaCache:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return built
+
+
+def span_keys_table(span_id: int, metadata: MetaData) -> Table:
+    """``dks_<id>(key, record_type_id, record_id, enforced)``: the keys of a rule across types.
+
+    As in ``dk_<id>``, ``enforced`` is 1 for keys of types that refuse or merge duplicates
+    and NULL otherwise, and the unique index over (key, enforced) lets the database decide a
+    race, here between writers of any of the spanned types.
+    """
+    name = naming.span_keys_table(span_id)
+    return Table(
+        name,
+        metadata,
+        Column("key", exact_string(255), primary_key=True),
+        Column("record_type_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("record_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("enforced", Boolean, nullable=True),
+        Index(f"uq_{name}", "key", "enforced", unique=True),
+        Index(f"ix_{name}_record", "record_type_id", "record_id"),
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )

@@ -130,6 +130,8 @@ def delete_type(runtime: Runtime, acc: Access, record_type_id: int) -> None:
                 conn.execute(update(F).where(F.c.id == f["id"]).values(state="deleting"))
                 if f["record_type_id"] != record_type_id:
                     schema_changes.publish(conn, f["record_type_id"])
+            for partner in _span_partners(conn, record_type_id):
+                schema_changes.publish(conn, partner)  # its rules across types lose this one
         schema_changes.complete(runtime, record_type_id)
     _emit(runtime, acc, record_type_id, "deleted")
 
@@ -281,6 +283,13 @@ def delete_field(runtime: Runtime, acc: Access, record_type_id: int, field_id: i
     acc.require("admin")
     rt = get_type(runtime, acc, record_type_id)
     f = _field(rt, field_id)
+    spanning = [s for s in rt.spans if field_id in s.me.field_ids]
+    if spanning:
+        names = " and ".join(m.name for m in spanning[0].members)
+        raise Conflict(
+            f"{f.name} is read by a dedupe rule across {names}: delete that rule first "
+            "(the other types' records would be left judged on less than it was set up for)"
+        )
     schema_changes.begin(
         runtime, record_type_id, {"op": "delete_field", "field": field_id}, pause=False
     )
@@ -358,6 +367,16 @@ def remove_unique_together(
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+def _span_partners(conn: Any, record_type_id: int) -> list[int]:
+    """The types sharing a dedupe rule across types with this one."""
+    SPT = m.dedupe_span_types
+    spans = select(SPT.c.span_id).where(SPT.c.record_type_id == record_type_id)
+    query = select(SPT.c.record_type_id).where(
+        SPT.c.span_id.in_(spans), SPT.c.record_type_id != record_type_id
+    )
+    return sorted(set(conn.execute(query).scalars()))
 
 
 def _refuse_on_adopted(rt: RecordTypeDef, what: str) -> None:

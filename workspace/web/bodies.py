@@ -138,6 +138,17 @@ class DedupeRulePatch(Body):
     propagate_restrictive: Any = UNSET
 
 
+class DedupeSpanIn(Body):
+    rule: str
+    #: Per type: {"type": id, "fields": [field keys in the rule's order], "on_create",
+    #: "on_update"}.
+    types: list[dict[str, Any]]
+
+
+class DedupeSpanPatch(Body):
+    types: list[dict[str, Any]]
+
+
 class DuplicateCheckIn(Body):
     fields: dict[str, Any]
     record: int | None = None

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Response, Template
 
 from workspace import activity
 from workspace.access import workspaces
+from workspace.dedupe.pages.costs import cost_context
 from workspace.errors import WorkspaceError
 from workspace.principal import ROLES
 from workspace.records import records
@@ -57,7 +58,13 @@ class WorkspacePages(Controller):
         feed = activity.for_workspace(runtime, acc, limit=20)["items"]
         return Template(
             "workspaces/home.html",
-            context={**context, "counts": counts, "feed": feed, "type_names": names},
+            context={
+                **context,
+                "counts": counts,
+                "feed": feed,
+                "type_names": names,
+                **cost_context(runtime, acc, counts),
+            },
         )
 
     @get("/w/{workspace_id:int}/members", sync_to_thread=True)

@@ -18,9 +18,10 @@ from litestar.response import Redirect, Response, Template
 
 from workspace.dedupe import queue as duplicates
 from workspace.dedupe import rules as dedupe_rules
-from workspace.dedupe.pages import queue, rules
+from workspace.dedupe.pages import queue, rules, span_views
 from workspace.dedupe.pages.merge import MergeScreens
 from workspace.dedupe.pages.screen import ScreenDep, provide_screen, reraise_access
+from workspace.dedupe.pages.spans import SpanScreens
 from workspace.errors import NotFound, WorkspaceError
 
 Form = URLEncodedBody[dict[str, Any]]
@@ -45,7 +46,7 @@ DECIDED = {
 }
 
 
-class DuplicatePages(MergeScreens, Controller):
+class DuplicatePages(MergeScreens, SpanScreens, Controller):
     path = "/w/{workspace_id:int}"
     dependencies = {"screen": Provide(provide_screen, sync_to_thread=False)}
 
@@ -73,6 +74,8 @@ class DuplicatePages(MergeScreens, Controller):
             state["rules_notice"] = notice
         elif notice:
             state["queue_notice"] = notice
+        if done in span_views.NOTICES:
+            state["span_add"] = {"notice": span_views.NOTICES[done]}
         if compared is not None and queued is not None:
             state["queue_notice"] = scan_words(compared, queued)
         context = screen.context(acc, rt, **state)

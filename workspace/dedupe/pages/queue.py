@@ -15,6 +15,7 @@ from workspace.principal import Access
 from workspace.records import labels
 from workspace.records.pages.refs import refs_for
 from workspace.runtime import Runtime
+from workspace.schema.definitions import get_type
 from workspace.schema.fields import FieldDef
 from workspace.schema.tables import RecordTypeDef
 
@@ -56,7 +57,8 @@ def queue(
     page = duplicates.list_pairs(runtime, acc, rt, status=status, limit=PAGE, after=after)
     shown = [r for p in page["items"] for r in (p["a"], p["b"]) if r is not None]
     rule_labels = {n: runtime.dedupe_rules.get(n).label for n in runtime.dedupe_rules.names()}
-    pairs = [pair_view(rt, p, rule_labels) for p in page["items"]]
+    types = _types_of(runtime, acc, rt, page["items"])
+    pairs = [pair_view(rt, p, rule_labels, types) for p in page["items"]]
     if status == "merged":
         for view in pairs:
             view["merge"] = merges.find_merge(runtime, acc, rt, view["a_id"], view["b_id"])
@@ -71,17 +73,29 @@ def queue(
 
 
 def pair_view(
-    rt: RecordTypeDef, pair: Mapping[str, Any], rule_labels: Mapping[str, str]
+    rt: RecordTypeDef,
+    pair: Mapping[str, Any],
+    rule_labels: Mapping[str, str],
+    types: Mapping[int, RecordTypeDef] | None = None,
 ) -> dict[str, Any]:
-    """A pair with its rows (fields empty in both left out), verdict and reasons."""
+    """A pair with its rows (fields empty in both left out), verdict and reasons. A pair
+    across types names each side's type, links each record in its own type, and compares the
+    fields both types have by key; it offers no merge (that takes a conversion)."""
     a, b = pair["a"], pair["b"]
+    types = types or {}
+    rt_a = types.get(a["record_type"], rt) if a and "record_type" in a else rt
+    rt_b = types.get(b["record_type"], rt) if b and "record_type" in b else rt
     rows = []
-    for f in rt.fields:
-        va = a["fields"].get(f.key) if a else None
-        vb = b["fields"].get(f.key) if b else None
+    b_keys = {f.key for f in rt_b.fields}
+    shown = [*rt_a.fields, *(f for f in rt_b.fields if rt_a.field_by_key(f.key) is None)]
+    for f in shown:
+        va = a["fields"].get(f.key) if a and rt_a.field_by_key(f.key) else None
+        vb = b["fields"].get(f.key) if b and f.key in b_keys else None
         if f.type.is_empty(va) and f.type.is_empty(vb):
             continue
         rows.append(Row(f, va, vb, f.key in pair["differences"]))
+    cross = bool(pair.get("cross_type"))
+    base = f"/w/{rt.workspace_id}/t"
     return {
         "id": pair["id"],
         "status": pair["status"],
@@ -93,13 +107,30 @@ def pair_view(
         "b": b,
         "a_id": a["id"] if a else None,
         "b_id": b["id"] if b else None,
-        "a_title": _title(rt, a),
-        "b_title": _title(rt, b),
+        "a_title": _title(rt_a, a),
+        "b_title": _title(rt_b, b),
+        "a_href": f"{base}/{rt_a.id}/r/{a['id']}" if a else None,
+        "b_href": f"{base}/{rt_b.id}/r/{b['id']}" if b else None,
+        "a_type": rt_a.name,
+        "b_type": rt_b.name,
+        "cross": cross,
         "rows": rows,
         "differ_count": sum(r.differs for r in rows),
         "complete": a is not None and b is not None and not _gone(a) and not _gone(b),
         "merge": None,
     }
+
+
+def _types_of(
+    runtime: Runtime, acc: Access, rt: RecordTypeDef, pairs: list[dict[str, Any]]
+) -> dict[int, RecordTypeDef]:
+    """The record types of the pairs' records (a pair across types has two)."""
+    found = {rt.id: rt}
+    for side in (s for p in pairs for s in (p["a"], p["b"]) if s is not None):
+        type_id = side.get("record_type", rt.id)
+        if type_id not in found:
+            found[type_id] = get_type(runtime, acc, type_id)
+    return found
 
 
 def verdict(score: float) -> str:

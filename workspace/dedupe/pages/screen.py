@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from workspace.access.sessions import SessionUser
 from workspace.dedupe import rules as dedupe_rules
 from workspace.dedupe.pages import queue, rules
+from workspace.dedupe.pages.span_views import spans_state
 from workspace.errors import WorkspaceError
 from workspace.principal import Access
 from workspace.records.match_keys import DEFAULT_THRESHOLD
@@ -68,6 +69,7 @@ class Screen:
             "queue_notice": None,
             "oob": False,
             **rules_state(self.runtime, acc, rt, state.pop("add", None), state.pop("edits", {})),
+            **spans_state(self.runtime, acc, rt, state.pop("span_add", None)),
             **queue.queue(
                 self.runtime, acc, rt, state.pop("status", "open"), state.pop("after", None)
             ),

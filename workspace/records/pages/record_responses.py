@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from workspace.access.sessions import SessionUser
 from workspace.db import transaction
+from workspace.dedupe import cross_pairs
 from workspace.errors import NotFound, VersionConflict, WorkspaceError
 from workspace.files.pages.files_view import files_context
 from workspace.principal import Access
@@ -84,6 +85,7 @@ def record_page(
     can_edit = acc.can("member") and not deleted and rt.retired is None
     with transaction(runtime.control) as conn:
         copies = external_ids.for_record(conn, rt.id, record_id)
+        possible = cross_pairs.open_pairs_of(conn, rt, record_id)
     editing = rt.field_by_key(edit) if edit and can_edit else None
     refused = refused or {}
     values = {
@@ -111,6 +113,7 @@ def record_page(
         merged=labels.merged_message(rt, record) if merged else None,
         before=before,
         copies=copies,
+        possible_duplicates=possible,
     )
     return Template("record/page.html", context=context, status_code=status)
 
