@@ -136,6 +136,31 @@ def test_a_new_lead_gets_one_welcome_email(api, ws, welcome, mailbox, open_runti
     assert len(box.delivered) == 1
 
 
+def test_addresses_at_special_use_domains_are_taken(api, ws, mailbox, open_runtime):
+    box, port = mailbox
+    body = {"host": "127.0.0.1", "port": port, "security": "none"}
+    api.put(f"/workspaces/{ws}/automations/mail", {**body, "from_address": "crm@corp.local"})
+    rt, _ = make_type(api, ws, "Lead", field("Name", "text"))
+    action = {"type": "email", "to": "sales@corp.local", "subject": "New", "text": "A lead"}
+    automation = {"name": "Tell sales", "record_type": rt["id"], "actions": [action]}
+    api.post(
+        f"/workspaces/{ws}/automations",
+        {**automation, "trigger": {"type": "record_created"}},
+        expect=201,
+    )
+    api.post(records_path(ws, rt), {"fields": {"name": "Ada"}}, expect=201)
+    run_until_idle(open_runtime)
+    ((to, message),) = box.delivered
+    assert to == ["sales@corp.local"] and message["From"] == "crm@corp.local"
+    refused = {**action, "to": "sales@corp..local"}
+    found = api.post(
+        f"/workspaces/{ws}/automations",
+        {**automation, "trigger": {"type": "record_created"}, "actions": [refused]},
+        expect=422,
+    )["error"]
+    assert "valid email address" in found["fields"]["actions[0].to"]
+
+
 def test_a_refused_send_is_retried_with_the_same_message_id(
     api, ws, welcome, mailbox, open_runtime
 ):

@@ -160,8 +160,9 @@ def test_a_receiver_answering_500_then_200_is_retried_with_the_same_key(
     become_customer(api, leads)
     run_until_idle(open_runtime)
     run = only_run(api, ws, auto)
-    assert run["state"] == "retrying" and "answered 500" in run["error"]
+    assert run["state"] == "retrying" and run["error"].startswith("127.0.0.1 answered 500")
     assert [s["state"] for s in run["steps"]] == ["done", "failed"]
+    assert run["steps"][1]["error"] == run["error"]  # the message, not the class path
     run_until_idle(open_runtime, now=utcnow() + dt.timedelta(minutes=3))
     run = only_run(api, ws, auto)
     assert run["state"] == "done"

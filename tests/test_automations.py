@@ -442,7 +442,8 @@ def test_a_plugin_action_fails_retries_dies_and_is_replayed_from_the_failed_step
     run_until_idle(runtime)
     now = utcnow()
     (run,) = runs_of(api, ws, auto)
-    assert run["state"] == "retrying" and "not ready" in run["error"] and run["step"] == 1
+    assert run["state"] == "retrying" and run["error"] == "the record is not ready"
+    assert run["step"] == 1
     for hours in range(1, 8):  # past every backoff
         run_until_idle(runtime, now=now + dt.timedelta(hours=hours))
     (run,) = runs_of(api, ws, auto, state="dead")
@@ -470,6 +471,22 @@ def test_a_plugin_action_fails_retries_dies_and_is_replayed_from_the_failed_step
     assert api.post(f"{automations_path(ws)}/runs/dismiss", {"runs": [run["id"]]}, expect=200) == {
         "dismissed": []
     }
+
+
+def test_an_unexpected_error_of_a_step_keeps_its_class_for_the_bug_report(stamped, monkeypatch):
+    api, runtime = stamped
+
+    def broken(self: Any, step: Any) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(automation_stamp.Stamp, "run", broken)
+    ws = api.post("/workspaces", {"name": "w"}, expect=201)["id"]
+    rt, _ = make_type(api, ws, "Lead", field("Name", "text"), field("Stamp", "text"))
+    auto = add(api, ws, rt, {"type": "record_created"}, {"type": "test_stamp", "field": "stamp"})
+    api.post(records_path(ws, rt), {"fields": {"name": "a"}}, expect=201)
+    run_until_idle(runtime)
+    (run,) = runs_of(api, ws, auto)
+    assert run["error"] == "ZeroDivisionError: division by zero"
 
 
 def test_dead_runs_are_dismissed_in_bulk(stamped):

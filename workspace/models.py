@@ -1027,6 +1027,7 @@ automation_runs = Table(
     Index("ix_automation_runs_record", "record_type_id", "record_id", "id"),
     Index("ix_automation_runs_state", "workspace_id", "state", "id"),
     Index("ix_automation_runs_rate", "workspace_id", "started_at"),
+    Index("ix_automation_runs_ended", "state", "finished_at"),  # pruning
     sqlite_autoincrement=True,
 )
 
@@ -1062,6 +1063,7 @@ automation_inbound = Table(
     Column("run_id", BigInteger, nullable=True),
     Column("reason", String(1000), nullable=True),
     Index("ix_automation_inbound_automation", "automation_id", "id"),
+    Index("ix_automation_inbound_run", "run_id"),  # pruned with its run
     sqlite_autoincrement=True,
 )
 

@@ -170,6 +170,20 @@ class Settings:
     """Most automation runs one workspace starts per minute; the excess waits its turn (it
     is queued, never dropped). 0: no cap."""
 
+    automation_runs_keep_days: int = 30
+    """Days an automation run that is over (done, skipped, stopped, dismissed) is kept in
+    the run log, with its steps and webhook payload, before the worker deletes it. Runs
+    still to finish and dead runs nobody has dismissed or replayed are never deleted."""
+
+    automation_hook_rate_limit: int = 60
+    """Most posts one automation's inbound webhook takes per ``api_rate_window``, counted
+    across every server process; more get 429 with Retry-After and are not stored. 0 turns
+    the limit off."""
+
+    automation_hook_address_rate_limit: int = 120
+    """Most posts one client address may send to inbound webhooks (all automations) per
+    ``api_rate_window``, counted across every server process; 0 turns it off."""
+
     connector_timeout: int = 10
     """Seconds a request to a connected SaaS tool may take to connect, and to send or read
     each part of its answer, before it counts as timed out (and is retried with backoff)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import JSONBody, QueryParameter, RawBody
 
 from workspace.access import workspaces
@@ -194,7 +194,10 @@ class HookController(Controller):
     tags = ["automations"]
 
     @post("/{secret:str}", sync_to_thread=True, status_code=202)
-    def receive(self, runtime: RuntimeDep, secret: str, body: RawBody) -> dict[str, Any]:
+    def receive(
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, secret: str, body: RawBody
+    ) -> dict[str, Any]:
         """Start a run of the automation with this JSON body as ``trigger.payload``. Every
-        post is kept with its outcome."""
-        return inbound.receive(runtime, secret, body)
+        post is kept with its outcome, except those over the rate limits (429)."""
+        client = request.client.host if request.client else "unknown"
+        return inbound.receive(runtime, secret, body, client)

@@ -28,7 +28,7 @@ from workspace import models as m
 from workspace.access import workspaces
 from workspace.automations import checks, conditions, steps
 from workspace.automations.context import StepContext
-from workspace.automations.kinds import RecordGone, StepRefused, registries
+from workspace.automations.kinds import RecordGone, StepFailed, StepRefused, registries
 from workspace.cache import TtlCache
 from workspace.clock import utcnow
 from workspace.db import transaction
@@ -189,7 +189,7 @@ def _commit(
 def _failed(runtime: Runtime, job: Job, place: steps.Place, exc: Exception, *, last: bool) -> bool:
     """Log the failed attempt; past the last one (or when retrying cannot help) the run is
     dead (returns True) and its job done, so only a replay brings it back."""
-    error = "".join(traceback.format_exception_only(exc)).strip()
+    error = _error_text(exc)
     dead = last or job.attempts >= runtime.settings.automation_attempts
     with transaction(runtime.control, write=True) as conn:
         steps.log(conn, place, "failed", error=error)
@@ -200,6 +200,14 @@ def _failed(runtime: Runtime, job: Job, place: steps.Place, exc: Exception, *, l
             queue.finish(conn, job, result={"dead": True})
     log.warning("automation run %s step %s: %s", place.run_id, place.position, error)
     return dead
+
+
+def _error_text(exc: Exception) -> str:
+    """What a user reads of a failed step: the engine's own failures say what went wrong in
+    words meant for them; anything else keeps its class, the clue to a bug."""
+    if isinstance(exc, StepFailed):
+        return str(exc) or type(exc).__name__
+    return "".join(traceback.format_exception_only(exc)).strip()
 
 
 def _end(runtime: Runtime, job: Job, run_id: int, state: str, reason: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workspace.automations import engine, events, runs, timers
+from workspace.automations import engine, events, retention, runs, timers
 from workspace.hookspecs import hookimpl
 from workspace.jobs.kinds import EventConsumer, JobKind, PeriodicTask
 from workspace.runtime import Runtime
@@ -22,6 +22,7 @@ def register_job_kinds(register: Callable[[JobKind], None]) -> None:
 @hookimpl
 def register_periodic_tasks(register: Callable[[PeriodicTask], None]) -> None:
     register(timers.TASK)
+    register(retention.TASK)
 
 
 @hookimpl

@@ -3,6 +3,11 @@
 Like a form submission, every post is kept with its outcome (accepted with the run it
 started, or refused and why), and nothing else about the automation is revealed to the
 poster: an unknown address is a plain 404.
+
+Posts are limited per automation and per client address in the API's windows, counted
+across server processes (``workspace.rate_limits``): a secret address that leaked must not
+let anyone fill the database. A post over a limit is answered 429 with Retry-After and is
+not kept: keeping it would be the very cost the limit is there to refuse.
 """
 
 from __future__ import annotations
@@ -16,19 +21,36 @@ from workspace import models as m
 from workspace.automations import runs
 from workspace.clock import utcnow
 from workspace.db import inserted_id, transaction
-from workspace.errors import Conflict, NotFound, TooLarge, ValidationFailed, WorkspaceError
+from workspace.errors import (
+    Conflict,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    ValidationFailed,
+    WorkspaceError,
+)
+from workspace.rate_limits import RateLimiter
 from workspace.runtime import Runtime
 
 A, IN = m.automations, m.automation_inbound
 MAX_BYTES = 64_000
 
 
-def receive(runtime: Runtime, secret: str, body: bytes) -> dict[str, Any]:
-    """Keep the post; start a run if the automation is on. Returns the inbound id and run."""
+def receive(runtime: Runtime, secret: str, body: bytes, client: str) -> dict[str, Any]:
+    """Keep the post of ``client`` (its address); start a run if the automation is on.
+    Returns the inbound id and run."""
+    settings = runtime.settings
+    limiter = runtime.rate_limits
+    if limiter is not None:  # before the lookup: a flood of guesses costs no query either
+        bucket = "hook-addr:" + limiter.address_bucket(client).partition(":")[2][:38]
+        _count(limiter, bucket, settings.automation_hook_address_rate_limit, "this address")
     with transaction(runtime.control) as conn:
         automation = conn.execute(select(A).where(A.c.hook_secret == secret)).mappings().first()
     if automation is None:
         raise NotFound("no such webhook")
+    if limiter is not None:
+        bucket = f"hook:{automation['id']}"
+        _count(limiter, bucket, settings.automation_hook_rate_limit, "this webhook")
     payload, refused, error = _read(body)
     if refused is None and not automation["enabled"]:
         refused, error = "the automation is turned off", Conflict
@@ -52,6 +74,18 @@ def receive(runtime: Runtime, secret: str, body: bytes) -> dict[str, Any]:
     if refused is not None:
         raise error(f"body: not accepted: {refused}", details={"inbound": inbound_id})
     return {"inbound": inbound_id, "run": run_id}
+
+
+def _count(limiter: RateLimiter, bucket: str, limit: int, whose: str) -> None:
+    """Count one post against ``limit``; refuse it as the API's limits do when over."""
+    wait = limiter.admit(bucket, limit)
+    if wait is not None:
+        window = limiter.window
+        raise RateLimited(
+            f"too many posts to {whose}: at most {limit} every {window} seconds; "
+            f"retry in {wait} seconds",
+            retry_after=wait,
+        )
 
 
 def _read(body: bytes) -> tuple[Any, str | None, type[WorkspaceError]]:

@@ -18,7 +18,6 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, insert, select
 
 from workspace import crypto
@@ -26,6 +25,7 @@ from workspace import models as m
 from workspace.clock import utcnow
 from workspace.db import transaction
 from workspace.errors import NotFound, ValidationFailed
+from workspace.identity import InvalidEmail, email_address
 from workspace.net import pinned_address
 from workspace.principal import Access
 from workspace.runtime import Runtime
@@ -87,12 +87,13 @@ def set_settings(runtime: Runtime, acc: Access, body: dict[str, Any]) -> dict[st
 
 
 def address(value: Any, where: str) -> str:
-    """An email address as written (checked, not rewritten)."""
+    """An email address as written (its syntax checked, not rewritten): special-use domains
+    such as ``corp.local`` are real addresses inside companies, as for email fields."""
     if not isinstance(value, str):
         raise ValidationFailed.single(where, "must be an email address")
     try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
+        email_address(value)
+    except InvalidEmail as exc:
         raise ValidationFailed.single(where, f"is not a valid email address: {exc}") from None
     return value
 
