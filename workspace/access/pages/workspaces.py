@@ -8,8 +8,9 @@ from litestar import Controller, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
-from workspace import activity
 from workspace.access import workspaces
+from workspace.access.pages import home_feed
+from workspace.automations.engine import zone_of
 from workspace.dedupe.pages.costs import cost_context
 from workspace.errors import WorkspaceError
 from workspace.principal import ROLES
@@ -17,6 +18,7 @@ from workspace.records import records
 from workspace.schema import definitions
 from workspace.web.nav import workspace_context
 from workspace.web.session import RuntimeDep, UserDep
+from workspace.work.pages.work_views import member_names
 
 Form = URLEncodedBody[dict[str, Any]]
 
@@ -49,20 +51,24 @@ class WorkspacePages(Controller):
     def home(self, runtime: RuntimeDep, user: UserDep, workspace_id: int) -> Template:
         acc, context = workspace_context(runtime, user, workspace_id)
         counts = {}
+        opened = {}
         for item in context["types"]:
             _, rt = definitions.open_type(runtime, user.principal, workspace_id, item["id"])
+            opened[rt.id] = rt
             counts[item["id"]] = records.list_records(runtime, acc, rt, limit=1, with_total=True)[
                 "total"
             ]
-        names = {t["id"]: t["name"] for t in context["types"]}
-        feed = activity.for_workspace(runtime, acc, limit=20)["items"]
+        people = member_names(workspaces.list_members(runtime, acc))
+        zone = zone_of(context["workspace"]["time_zone"])
         return Template(
             "workspaces/home.html",
             context={
                 **context,
                 "counts": counts,
-                "feed": feed,
-                "type_names": names,
+                "feed": home_feed.feed(runtime, acc, opened, people),
+                "zone": zone,
+                "local_text": home_feed.local_text,
+                "utc_iso": home_feed.utc_iso,
                 **cost_context(runtime, acc, counts),
             },
         )
