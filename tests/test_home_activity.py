@@ -4,6 +4,7 @@ one line for one import instead of one per row."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 from tests.web import log_in, page_user
 from workspace.access import workspaces
 from workspace.access.pages.home_feed import local_text
+from workspace.automations import automations
 from workspace.automations.engine import zone_of
 from workspace.dedupe import merges
+from workspace.forms import forms
 from workspace.imports import imports
 from workspace.principal import Principal
 from workspace.records import records
@@ -75,8 +78,9 @@ def test_a_merge_says_which_record_it_went_into(home: Home) -> None:
     survivor = home.add(name="Bob Stone")
     loser = home.add(name="Bob Ston")
     merges.merge(home.runtime, home.acc, home.rt(), survivor["id"], loser["id"])
-    text = " ".join(home.lines())
-    assert f"merged into Bob Stone #{survivor['id']}" in text
+    lines = home.lines()
+    assert f"merged into Bob Stone #{survivor['id']}" in lines[0] + lines[1]
+    text = " ".join(lines)
     assert "merged_into" not in text and "merged_record" not in text
 
 
@@ -104,3 +108,31 @@ def test_times_read_in_the_workspace_zone_and_name_it(home: Home) -> None:
     at = dt.datetime.fromisoformat(stamp.group(1).replace("Z", "+00:00"))
     assert stamp.group(2) == local_text(at, zone_of("Asia/Tokyo"))
     assert "UTC" not in stamp.group(2)
+
+
+def test_the_source_names_the_form_and_the_automation(home: Home) -> None:
+    form = forms.create_form(home.runtime, home.acc, home.type_id, "Contact us")
+    greet = automations.create(
+        home.runtime,
+        home.acc,
+        {
+            "name": "Greet",
+            "record_type": home.type_id,
+            "trigger": {"type": "record_created"},
+            "actions": [{"type": "set_fields", "values": {"status": "Greeted"}}],
+            "enabled": False,
+        },
+    )
+    for source, ref in (
+        ("form", forms.source_ref(form["id"])),
+        ("automation", f"automation:{greet['id']}"),
+    ):
+        by = dataclasses.replace(home.principal, source=source, source_ref=ref)
+        acc = dataclasses.replace(home.acc, principal=by)
+        records.create(home.runtime, acc, home.rt(), {"name": f"From {source}"})
+    automated, submitted = home.lines()[:2]
+    assert "via automation Greet" in automated
+    assert "via form Contact us" in submitted
+    page = home.client.get(f"/w/{home.ws}").text
+    assert f'href="/w/{home.ws}/forms/{form["id"]}"' in page
+    assert f'href="/w/{home.ws}/automations/{greet["id"]}"' in page

@@ -381,5 +381,5 @@ def test_the_home_feed_reads_comment_and_task_entries(client, desk):
     tasks.create(desk.runtime, desk.acc, desk.rt, desk.ada["id"], {"title": "Call"})
     log_in(client, desk.owner)
     home = client.get(f"/w/{desk.ws}").text
-    assert "comment added via api" in home and "task added via api" in home
+    assert "commented on" in home and "added a task on" in home
     assert "comment_added" not in home

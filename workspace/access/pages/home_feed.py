@@ -29,6 +29,8 @@ LINES = 20
 READ = activity.PAGE_MAX
 #: Sources whose consecutive entries are one piece of work even across write batches.
 RUN_SOURCES = {"import", "automation", "connector"}
+#: Actions whose entries fold into one line when one piece of work made them.
+GROUPED = {"create", "update", "delete", "restore"}
 #: System keys of the history, in words (the record they point at follows).
 SYSTEM_KEYS = {"merged_into": "merged into", "merged_record": "merged in"}
 VERBS = {
@@ -37,7 +39,18 @@ VERBS = {
     "delete": "deleted",
     "restore": "restored",
     "merge": "merged",
-    "convert": "converted",
+    "convert": "changed a field's settings, which cleared a value on",
+    "comment_added": "commented on",
+    "comment_edited": "edited a comment on",
+    "comment_deleted": "deleted a comment on",
+    "task_added": "added a task on",
+    "task_changed": "changed a task on",
+    "file_added": "added a file to",
+    "file_deleted": "deleted a file of",
+    "file_restored": "restored a file of",
+    "file_damaged": "found a damaged file on",
+    "files_detached": "kept the files of a deleted field as attachments on",
+    "remote_deleted": "was told a connected tool deleted its copy of",
 }
 
 
@@ -128,7 +141,7 @@ def _grouped(items: Sequence[Mapping[str, Any]], names: Names) -> list[Line]:
 def _work_key(item: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Entries with the same key, one after the other, are one piece of work: one import
     (its batches), one automation or connector run, or one bulk write (one instant)."""
-    if item["action"] in ("comment_added", "comment_edited", "comment_deleted"):
+    if item["action"] not in GROUPED:  # a comment, a task, a merge: each its own line
         return None
     base = (item["actor"], item["source"], item["source_ref"], item["record_type"])
     if item["source"] == "import":
@@ -165,9 +178,10 @@ def _line(item: Mapping[str, Any], names: Names) -> Line:
     fields: list[str] = []
     notes: list[tuple[str, Link]] = []
     detail = ""
-    if item["action"] == "storage":
+    if item["record"] is None:  # a workspace setting: file storage, the data database
+        label = "File" if item["action"] == "storage" else "changed the"
         detail = "; ".join(
-            f"File {c.get('field')}: {c.get('new') or c.get('old') or ''}".rstrip(": ")
+            f"{label} {c.get('field')}: {c.get('new') or c.get('old') or ''}".rstrip(": ")
             for c in item["changes"] or []
         )
     else:
@@ -181,7 +195,7 @@ def _line(item: Mapping[str, Any], names: Names) -> Line:
             other = f"{title} #{c['new']}" if title else f"#{c['new']}"
             href = f"/w/{ws}/t/{item['record_type']}/r/{c['new']}"
             notes.append((SYSTEM_KEYS[key], Link(other, href)))
-        elif "_" not in item["action"] and item["action"] != "storage":
+        elif record is not None and "_" not in item["action"]:
             fields.append(field_name(rt, key))
     action = item["action"]
     verb = VERBS.get(action, action.replace("_", " "))
