@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.web import log_in, page_user
+from workspace import activity
 from workspace.access import workspaces
 from workspace.access.pages.home_feed import local_text
 from workspace.automations import automations
@@ -136,3 +137,13 @@ def test_the_source_names_the_form_and_the_automation(home: Home) -> None:
     page = home.client.get(f"/w/{home.ws}").text
     assert f'href="/w/{home.ws}/forms/{form["id"]}"' in page
     assert f'href="/w/{home.ws}/automations/{greet["id"]}"' in page
+
+
+def test_an_import_longer_than_the_feed_reads_says_at_least(home: Home) -> None:
+    rows = "".join(f"Person {n};Active\r\n" for n in range(activity.PAGE_MAX + 5))
+    made = imports.create_import(
+        home.runtime, home.acc, home.rt(), "big.csv", ("Name;Status\r\n" + rows).encode()
+    )
+    imports.run_import(home.runtime, home.acc, home.rt(), made["id"], made["mapping"])
+    newest = home.lines()[0]
+    assert f"Ann imported at least {activity.PAGE_MAX} Customer records from big.csv" in newest

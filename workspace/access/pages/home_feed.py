@@ -98,7 +98,8 @@ def feed(
     people: Mapping[int, str],
 ) -> list[Line]:
     """The latest lines of the workspace's activity, newest first."""
-    items = activity.for_workspace(runtime, acc, limit=READ)["items"]
+    page = activity.for_workspace(runtime, acc, limit=READ)
+    items = page["items"]
     names = Names(
         ws_id=acc.workspace_id,
         types=types,
@@ -106,7 +107,10 @@ def feed(
         sources=_sources(runtime, acc, types, items),
         titles=_titles(runtime, acc, types, items),
     )
-    return _grouped(items, names)[:LINES]
+    lines = _grouped(items, names)
+    if page["next_before"] is not None and lines and lines[-1].members:
+        lines[-1].verb = lines[-1].verb.replace(" ", " at least ", 1)  # older entries unread
+    return lines[:LINES]
 
 
 def local_text(at: dt.datetime, zone: dt.tzinfo) -> str:
