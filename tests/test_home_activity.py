@@ -75,6 +75,22 @@ def test_a_change_reads_with_the_field_names_never_the_keys(home: Home) -> None:
     assert "Next call" in newest and "next_call" not in newest
 
 
+def test_a_renamed_field_reads_with_its_new_name_and_a_deleted_one_without_its_key(
+    home: Home,
+) -> None:
+    made = home.add(name="Bob Stone")
+    rt = home.rt()
+    records.update_record(home.runtime, home.acc, rt, made["id"], {"next_call": "2026-12-24"})
+    records.update_record(home.runtime, home.acc, rt, made["id"], {"status": "Won"})
+    status = rt.field_by_key("status")
+    next_call = rt.field_by_key("next_call")
+    record_types.change_field(home.runtime, home.acc, home.type_id, status.id, {"name": "Stage"})
+    record_types.delete_field(home.runtime, home.acc, home.type_id, next_call.id)
+    newest, older = home.lines()[:2]
+    assert "Stage" in newest and "status" not in newest.lower()
+    assert "Next call" in older and "next_call" not in older
+
+
 def test_a_merge_says_which_record_it_went_into(home: Home) -> None:
     survivor = home.add(name="Bob Stone")
     loser = home.add(name="Bob Ston")

@@ -20,7 +20,7 @@ from workspace.forms import forms
 from workspace.imports import imports
 from workspace.principal import Access
 from workspace.records import labels as record_labels
-from workspace.records.pages.record_timeline import actor_name
+from workspace.records.pages.record_timeline import SOURCES, actor_name
 from workspace.runtime import Runtime
 from workspace.schema.tables import RecordTypeDef
 
@@ -226,8 +226,8 @@ def field_name(rt: RecordTypeDef | None, key: str) -> str:
 
 
 def _plain_source(source: str) -> Link:
-    words = {"ui": "in the app", "api": "through the API", "cli": "from the command line"}
-    return Link(words.get(source, f"via {source}"))
+    """A source without a reference to name: the words the record's timeline uses."""
+    return Link(SOURCES.get(source, f"via {source}"))
 
 
 def _sources(
