@@ -53,6 +53,7 @@
         if (ticket !== asked || document.activeElement !== box) return;
         const list = listOf(box);
         list.innerHTML = html;
+        list.dataset.query = query; // what the options answer (tests wait for it)
         list.hidden = !html.trim();
         box.setAttribute("aria-expanded", String(!list.hidden));
         activate(box, options(list)[0] || null);
