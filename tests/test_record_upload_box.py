@@ -42,7 +42,7 @@ def test_one_attachments_box_and_file_fields_labelled_in_their_rows(client, runt
     contract = between(page, 'data-testid="field-contract"', 'data-testid="field-photos"')
     assert contract.count('type="file"') == 1
     assert 'name="field" value="contract"' in contract
-    assert "Add files to Contract" in contract
+    assert "they go in Contract, not in Attachments" in contract
     assert 'aria-label="Files for Contract"' in contract
     assert re.search(r"Upload<span class=\"sr-only\"> to Contract</span>", contract)
     assert page.count('type="file"') == 3  # the box and one per File field, no other
