@@ -89,6 +89,23 @@ def test_pick_a_member_with_the_keyboard_and_the_mouse(page, live_server, reques
     assert comment.locator(".mention").all_inner_texts() == ["@Bob Builder", "@Bea Builds"]
     screenshot(page, request, "mention-posted")
 
+    # The fresh box htmx swapped in after the post has the picker too.
+    box.press_sequentially("@bea")
+    page.locator('#comment-mentions[data-query="bea"]').wait_for()
+    box.press("Enter")
+    assert box.input_value() == f"{handle(t['bea'])} "
+
+    # Editing a comment in place: Escape closes the list, not the editor.
+    page.locator(".comment-actions").get_by_role("link", name="Edit").first.click()
+    editor = page.get_by_label("Edit comment")
+    editor.press("End")
+    editor.press_sequentially(" @bob")
+    edit_picker = page.locator(".comment-edit .mention-picker")
+    edit_picker.get_by_test_id("mention-option").first.wait_for()
+    editor.press("Escape")
+    edit_picker.wait_for(state="hidden")
+    assert editor.is_visible() and editor.input_value().endswith(" @bob")
+
     log_in(page, live_server, t["bob"]["email"])
     page.goto(t["url"])
     assert page.get_by_test_id("bell-count").inner_text() == "1"

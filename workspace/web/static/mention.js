@@ -1,8 +1,9 @@
-// The @mention picker of comment boxes (templates/record/_comments.html). Typing "@" and the
-// start of a name, email or handle asks the server for matching members (an HTML fragment of
-// options) and lists them under the box; arrows move, Enter or Tab or a click inserts
-// "@handle ", Escape closes. The inserted text is what the server parses as a mention, so a
-// comment typed by hand works the same; without this file the box is a plain text area.
+// The @mention picker of comment boxes (record/_comments.html, _comment_edit.html). Typing
+// "@" and the start of a name, email or handle asks the server for matching members (an HTML
+// fragment of options) and lists them under the box; arrows move, Enter or Tab or a click
+// inserts "@handle ", Escape closes. The inserted text is what the server parses as a
+// mention, so a comment typed by hand works the same; without this file the box is a plain
+// text area.
 (function () {
   "use strict";
 
