@@ -19,11 +19,11 @@ from workspace.types import record_types
 
 
 def team(server: LiveServer) -> dict[str, Any]:
-    """Olivia's workspace with members Bob Builder and Bea Builds, and a Customer record;
+    """Olivia's workspace with members Bob Builder and Béa Builds, and a Customer record;
     Olaf Outsider belongs to another workspace and must never be offered."""
     olivia = server.user("Olivia Ops")
     bob = server.user("Bob Builder")
-    bea = server.user("Bea Builds")
+    bea = server.user("Béa Builds")
     olaf = server.user("Olaf Builder")
     principal = Principal(olivia["id"], olivia["email"])
     ws = workspaces.create(server.runtime, principal, "Acme sales")["id"]
@@ -59,7 +59,7 @@ def test_pick_a_member_with_the_keyboard_and_the_mouse(page, live_server, reques
     shown = [" ".join(text.split()) for text in options.all_inner_texts()]
     assert len(shown) == 2, shown  # Bob and Bea; not Olaf of another workspace, not Olivia
     assert any(s.startswith("Bob Builder") and t["bob"]["email"] in s for s in shown)
-    assert any(s.startswith("Bea Builds") for s in shown)
+    assert any(s.startswith("Béa Builds") for s in shown)
     screenshot(page, request, "mention-picker")
 
     box.press("Escape")  # closes the list, keeps the text
@@ -77,8 +77,8 @@ def test_pick_a_member_with_the_keyboard_and_the_mouse(page, live_server, reques
     picker.wait_for(state="hidden")
     assert box.input_value() == f"Please call {handle(t['bob'])} "
 
-    box.press_sequentially("and @bea")
-    page.locator('#comment-mentions[data-query="bea"]').wait_for()
+    box.press_sequentially("and @bé")  # names in any script, not only handles
+    page.locator('#comment-mentions[data-query="bé"]').wait_for()
     assert options.count() == 1
     options.first.click()
     assert box.input_value() == f"Please call {handle(t['bob'])} and {handle(t['bea'])} "
@@ -86,12 +86,12 @@ def test_pick_a_member_with_the_keyboard_and_the_mouse(page, live_server, reques
     page.get_by_role("button", name="Comment").click()
     comment = page.get_by_test_id("timeline").get_by_test_id("comment-body").first
     comment.wait_for()
-    assert comment.locator(".mention").all_inner_texts() == ["@Bob Builder", "@Bea Builds"]
+    assert comment.locator(".mention").all_inner_texts() == ["@Bob Builder", "@Béa Builds"]
     screenshot(page, request, "mention-posted")
 
     # The fresh box htmx swapped in after the post has the picker too.
-    box.press_sequentially("@bea")
-    page.locator('#comment-mentions[data-query="bea"]').wait_for()
+    box.press_sequentially("@béa")
+    page.locator('#comment-mentions[data-query="béa"]').wait_for()
     box.press("Enter")
     assert box.input_value() == f"{handle(t['bea'])} "
 

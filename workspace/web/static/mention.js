@@ -7,8 +7,9 @@
 (function () {
   "use strict";
 
-  // "@" not glued to a word or an address, then what was typed so far (mentions.py MENTION).
-  const TYPED = /(?:^|[^\w@.+-])@([\w.+@-]*)$/;
+  // "@" not glued to a word or an address (mentions.py MENTION), then what was typed so far:
+  // letters of any script too, since a name like "Zoë" is searched as well as handles.
+  const TYPED = /(?:^|[^\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.+@-]*)$/u;
   let asked = 0;
 
   function boxOf(target) {
