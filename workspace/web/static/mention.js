@@ -20,6 +20,12 @@
     return document.getElementById(box.getAttribute("aria-controls"));
   }
 
+  // A text area cannot be a combobox (ARIA in HTML), so the list's own hidden state is the
+  // picker's; the box points at the active option with aria-activedescendant.
+  function isOpen(box) {
+    return !listOf(box).hidden;
+  }
+
   function typed(box) {
     const match = TYPED.exec(box.value.slice(0, box.selectionStart));
     return match && box.selectionStart === box.selectionEnd ? match[1] : null;
@@ -34,7 +40,6 @@
     asked += 1;
     list.hidden = true;
     list.replaceChildren();
-    box.setAttribute("aria-expanded", "false");
     box.removeAttribute("aria-activedescendant");
   }
 
@@ -57,7 +62,6 @@
         list.innerHTML = html;
         list.dataset.query = query; // what the options answer (tests wait for it)
         list.hidden = !html.trim();
-        box.setAttribute("aria-expanded", String(!list.hidden));
         activate(box, options(list)[0] || null);
       });
   }
@@ -83,12 +87,13 @@
   // an enclosing editor, Enter must not be a new line).
   document.addEventListener("keydown", function (event) {
     const box = boxOf(event.target);
-    if (!box || box.getAttribute("aria-expanded") !== "true" || event.isComposing) return;
+    if (!box || !isOpen(box) || event.isComposing) return;
     const all = options(listOf(box));
     const current = all.findIndex((o) => o.getAttribute("aria-selected") === "true");
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!all.length) return; // "no member matches": the arrows move the caret as usual
       const step = event.key === "ArrowDown" ? 1 : -1;
-      if (all.length) activate(box, all[(current + step + all.length) % all.length]);
+      activate(box, all[(current + step + all.length) % all.length]);
     } else if ((event.key === "Enter" || event.key === "Tab") && !event.ctrlKey && !event.metaKey) {
       if (current < 0) return;
       pick(box, all[current]);
@@ -112,6 +117,6 @@
 
   document.addEventListener("focusout", function (event) {
     const box = boxOf(event.target);
-    if (box && box.getAttribute("aria-expanded") === "true") close(box);
+    if (box && isOpen(box)) close(box);
   });
 })();
