@@ -54,6 +54,34 @@ def handles(members: Iterable[Mapping[str, Any]]) -> list[Member]:
     return sorted(unique.values(), key=lambda m: m.handle)
 
 
+#: Enough choices to pick from while typing; more is a longer list, not a better one.
+SEARCH_LIMIT = 10
+
+
+def search(
+    members: Iterable[Mapping[str, Any]], query: str, limit: int = SEARCH_LIMIT
+) -> list[dict[str, Any]]:
+    """The members whose name, email or handle contains ``query`` (any case), each row with
+    the ``handle`` that mentions them, for the picker under the comment box.
+
+    Names and handles that start with the query come first (typing ``@ad`` wants Ada before
+    Conrad), then the rest, each group in handle order; at most ``limit`` rows.
+    """
+    rows = list(members)
+    people = directory(rows)
+    needle = query.strip().lstrip("@").lower()
+    found: list[tuple[bool, str, dict[str, Any]]] = []
+    for row in rows:
+        member = people[str(row["email"]).lower()]
+        words = [member.handle, *str(row["name"] or "").lower().split()]
+        texts = [member.name.lower(), str(row["email"]).lower(), member.handle]
+        if any(needle in text for text in texts):
+            starts = any(word.startswith(needle) for word in words)
+            found.append((not starts, member.handle, {**row, "handle": member.handle}))
+    found.sort(key=lambda hit: hit[:2])
+    return [row for _, _, row in found[:limit]]
+
+
 def mentioned(text: str, people: Mapping[str, Member]) -> list[int]:
     """The members ``text`` mentions, in order of first mention."""
     found: dict[int, None] = {}

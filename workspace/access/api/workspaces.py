@@ -11,6 +11,7 @@ from workspace import activity
 from workspace.access import workspaces
 from workspace.web.api_deps import PrincipalDep, RuntimeDep
 from workspace.web.bodies import MemberIn, RolePatch, WorkspaceIn, WorkspacePatch
+from workspace.work import mentions
 
 WS = "/workspaces/{workspace_id:int}"
 
@@ -72,9 +73,14 @@ class MemberController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_members(
-        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int
+        self, runtime: RuntimeDep, principal: PrincipalDep, workspace_id: int, q: str | None = None
     ) -> list[dict[str, Any]]:
-        return workspaces.list_members(runtime, workspaces.access(runtime, principal, workspace_id))
+        """Every member; with ``q``, at most 10 whose name, email or mention handle contains
+        it, each with the ``handle`` to write after an ``@`` in a comment."""
+        members = workspaces.list_members(
+            runtime, workspaces.access(runtime, principal, workspace_id)
+        )
+        return members if q is None else mentions.search(members, q)
 
     @post("/", sync_to_thread=True)
     def add_member(

@@ -26,7 +26,7 @@ from workspace.schema.tables import RecordTypeDef
 from workspace.types import record_types
 from workspace.web.htmx import is_htmx
 from workspace.web.session import RuntimeDep, UserDep
-from workspace.work import comments, tasks
+from workspace.work import comments, mentions, tasks
 from workspace.work.pages.work_views import comment_view, form_page, fragment, record_bits
 
 Form = URLEncodedBody[dict[str, Any]]
@@ -39,6 +39,16 @@ class WorkPages(Controller):
     path = "/w/{workspace_id:int}"
 
     # ---- comments ------------------------------------------------------------------------
+
+    @get("/mentions", sync_to_thread=True)
+    def mention_choices(
+        self, runtime: RuntimeDep, user: UserDep, workspace_id: int, q: str = ""
+    ) -> Template:
+        """The members matching what follows an ``@`` in a comment box, as the options of the
+        picker that mention.js shows under it."""
+        acc = workspaces.access(runtime, user.principal, workspace_id)
+        found = mentions.search(workspaces.list_members(runtime, acc), q)
+        return Template("work/_mention_options.html", context={"members": found, "q": q})
 
     @post(RECORD + "/comments", sync_to_thread=True, status_code=303)
     def add_comment(
