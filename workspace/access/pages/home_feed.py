@@ -255,12 +255,12 @@ def _sources(
             found["connector", f"connection:{c['id']}"] = Link(f"via {c['name'] or c['kind']}")
     files = by_kind.get("import", set())
     for type_id in {i["record_type"] for i in items if i["source"] == "import"}:
-        rt = types.get(type_id)
-        for made in imports.list_imports(runtime, acc, rt) if rt else []:
-            if made["name"] in files and ("import", made["name"]) not in found:
-                href = f"/w/{ws}/t/{type_id}/imports/{made['id']}"
-                text = f"via import of {made['name']}"
-                found["import", made["name"]] = Link(text, href, made["name"])
+        if type_id not in types:
+            continue
+        for name, import_id in imports.newest_by_name(runtime, acc, type_id, files).items():
+            if ("import", name) not in found:
+                href = f"/w/{ws}/t/{type_id}/imports/{import_id}"
+                found["import", name] = Link(f"via import of {name}", href, name)
     for name in files:
         found.setdefault(("import", name), Link(f"via import of {name}", name=name))
     return found
